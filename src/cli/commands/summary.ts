@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { JsBackend } from '../../backend/js/index.js';
+import { engine, setBackend } from '../../core/engine.js';
+import { formatShape } from '../../core/shape.js';
+import { createModel, defaultInputSize, EXAMPLE_ARCHS, summarize } from '../../models/index.js';
+import { bytes, si, table, thousands } from '../format.js';
+import { intFlag } from '../userError.js';
+
+interface SummaryFlags {
+  classes?: string;
+  inChannels?: string;
+  inputSize?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('summary')
+    .argument('<arch>', `architecture, e.g. ${EXAMPLE_ARCHS.join(', ')}`)
+    .description('per-layer table (output shape, params, MACs) and totals: parameters, MACs and training activation memory per image')
+    .option('--classes <K>', 'number of classes (default: 10 for CIFAR nets, 1000 for ImageNet nets)')
+    .option('--in-channels <C>', 'input channels', '3')
+    .option('--input-size <S>', 'input height = width (default: 32 for CIFAR nets, 224 for ImageNet nets)')
+    .option('--json', 'print one JSON object')
+    .action((arch: string, f: SummaryFlags) => {
+      // Shapes are static; the reference backend only holds the freshly initialised weights.
+      if (!engine.hasBackend()) setBackend(new JsBackend());
+      const model = createModel(arch, { classes: intFlag('--classes', f.classes), inChannels: intFlag('--in-channels', f.inChannels) });
+      const size = intFlag('--input-size', f.inputSize) ?? defaultInputSize(arch);
+      const s = summarize(model, size);
+      model.dispose();
+      if (f.json) {
+        console.log(JSON.stringify({
+          arch: s.arch, input: s.inputShape, classes: model.config.classes, params: s.params, macs: s.macs,
+          activation_bytes_per_image: s.activationBytes, param_bytes: s.paramBytes,
+          layers: s.layers.map((l) => ({ name: l.name, type: l.type, output: l.outShape.slice(1), params: l.params, macs: l.macs })),
+        }));
+        return;
+      }
+      const rows = s.layers.map((l) => [l.name, l.type, formatShape(l.outShape.slice(1)), thousands(l.params), thousands(l.macs)]);
+      console.log(table(['layer', 'type', 'output', 'params', 'MACs'], rows, [false, false, false, true, true]));
+      console.log('');
+      console.log(`${s.arch}, input ${formatShape(s.inputShape)}, ${model.config.classes} classes`);
+      console.log(`parameters:                 ${thousands(s.params)} (${bytes(s.paramBytes)} fp32)`);
+      console.log(`MACs per image:             ${thousands(s.macs)} (${si(s.macs)})`);
+      console.log(`training activations/image: ${bytes(s.activationBytes)} fp32 (layer outputs kept for backward)`);
+    });
+}

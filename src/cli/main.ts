@@ -1,0 +1,22 @@
+import { Command } from 'commander';
+import { register as registerSummary } from './commands/summary.js';
+
+const program = new Command();
+program
+  .name('wrn')
+  .description('Wide Residual Networks in TypeScript: build, train, evaluate, benchmark and export WRNs')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerSummary(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.exitCode = 1;
+  // Our own checks throw Errors whose message names the file/flag and what was expected: one line.
+  // Programming errors (TypeError, ReferenceError, ...) keep their stack; WRN_DEBUG=1 shows every stack.
+  const bug = e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || !(e instanceof Error);
+  if (bug || process.env.WRN_DEBUG) console.error(e);
+  else console.error(`wrn: ${e.message}`);
+}

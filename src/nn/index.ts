@@ -1,0 +1,2 @@
+export { Module, type LayerTrace } from './module.js';
+export { Conv2d, BatchNorm2d, Act, Dropout, Linear, MaxPool2d, GlobalAvgPool, Sequential, traceChain } from './layers.js';

@@ -1,0 +1,210 @@
+import type { Activation, Shape } from '../backend/backend.js';
+import { Rng } from '../core/random.js';
+import { convOutSize } from '../core/shape.js';
+import type { Tensor } from '../core/tensor.js';
+import * as ops from '../ops/index.js';
+import { constant, kaimingNormalFanOut, linearDefault } from './init.js';
+import { hostTensor, Module, type LayerTrace } from './module.js';
+
+export interface Conv2dConfig {
+  kernel: number;
+  stride?: number;
+  /** Defaults to "same" padding for odd kernels: (kernel - 1) / 2. */
+  padding?: number;
+}
+
+/** Bias-free 2-D convolution, Kaiming-normal (fan_out) init. */
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(readonly inChannels: number, readonly outChannels: number, cfg: Conv2dConfig, rng: Rng) {
+    super();
+    this.stride = cfg.stride ?? 1;
+    this.padding = cfg.padding ?? (cfg.kernel - 1) >> 1;
+    const shape = [outChannels, inChannels, cfg.kernel, cfg.kernel];
+    this.weight = this.registerParameter('weight', hostTensor(kaimingNormalFanOut(shape, rng), shape));
+  }
+
+  get kernel(): number {
+    return this.weight.shape[2];
+  }
+
+  forward(x: Tensor): Tensor {
+    return ops.conv2d(x, this.weight, { stride: this.stride, padding: this.padding });
+  }
+
+  outputShape([n, , h, w]: Shape): Shape {
+    const k = this.kernel;
+    return [n, this.outChannels, convOutSize(h, k, this.stride, this.padding), convOutSize(w, k, this.stride, this.padding)];
+  }
+
+  protected override macs(inShape: Shape): number {
+    const [, c, h, w] = this.outputShape(inShape);
+    return c * h * w * this.inChannels * this.kernel * this.kernel;
+  }
+}
+
+/**
+ * BatchNorm2d (weight 1, bias 0, running mean 0, var 1; momentum 0.1, eps 1e-5) with an optional
+ * fused activation: BN-act is the pre-activation unit of the paper's blocks, and a fused kernel
+ * saves a full pass over the activations.
+ */
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  momentum = 0.1;
+  eps = 1e-5;
+
+  constructor(readonly channels: number, readonly activation: Activation = 'identity') {
+    super();
+    const s = [channels];
+    this.weight = this.registerParameter('weight', hostTensor(constant(s, 1), s));
+    this.bias = this.registerParameter('bias', hostTensor(constant(s, 0), s));
+    this.runningMean = this.registerBuffer('running_mean', hostTensor(constant(s, 0), s));
+    this.runningVar = this.registerBuffer('running_var', hostTensor(constant(s, 1), s));
+  }
+
+  forward(x: Tensor): Tensor {
+    return ops.batchNorm(x, this, this.training, { momentum: this.momentum, eps: this.eps, activation: this.activation });
+  }
+
+  outputShape(s: Shape): Shape {
+    return s;
+  }
+}
+
+export class Act extends Module {
+  constructor(readonly kind: Activation) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return ops.activation(this.kind, x);
+  }
+
+  outputShape(s: Shape): Shape {
+    return s;
+  }
+}
+
+/**
+ * Dropout with a fresh seed per call drawn from the model's Rng, so that a run (and a resumed run)
+ * replays the same masks.
+ */
+export class Dropout extends Module {
+  constructor(readonly p: number, private readonly rng: Rng) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    return ops.dropout(x, this.p, this.rng.nextUint32());
+  }
+
+  outputShape(s: Shape): Shape {
+    return s;
+  }
+}
+
+/** Fully connected layer y = x W^T + b with PyTorch's default init (bias optionally zeroed by the model). */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, zeroBias = false) {
+    super();
+    const ws = [outFeatures, inFeatures];
+    this.weight = this.registerParameter('weight', hostTensor(linearDefault(ws, inFeatures, rng), ws));
+    const bs = [outFeatures];
+    const b = zeroBias ? constant(bs, 0) : linearDefault(bs, inFeatures, rng);
+    this.bias = this.registerParameter('bias', hostTensor(b, bs));
+  }
+
+  forward(x: Tensor): Tensor {
+    return ops.linear(x, this.weight, this.bias);
+  }
+
+  outputShape([n]: Shape): Shape {
+    return [n, this.outFeatures];
+  }
+
+  protected override macs(): number {
+    return this.inFeatures * this.outFeatures;
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly kernel: number, readonly stride: number, readonly padding: number) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return ops.maxPool2d(x, this.kernel, this.stride, this.padding);
+  }
+
+  outputShape([n, c, h, w]: Shape): Shape {
+    const k = this.kernel;
+    return [n, c, convOutSize(h, k, this.stride, this.padding), convOutSize(w, k, this.stride, this.padding)];
+  }
+}
+
+/** Global average pooling and flatten: [N,C,H,W] -> [N,C]. */
+export class GlobalAvgPool extends Module {
+  forward(x: Tensor): Tensor {
+    return ops.globalAvgPool(x);
+  }
+
+  outputShape([n, c]: Shape): Shape {
+    return [n, c];
+  }
+}
+
+/** Children applied in order; names are their indices ("0", "1", ...) unless given. */
+export class Sequential extends Module {
+  private readonly layers: Module[] = [];
+
+  constructor(layers: Module[] | [string, Module][] = []) {
+    super();
+    layers.forEach((l, i) => (Array.isArray(l) ? this.add(l[1], l[0]) : this.add(l, String(i))));
+  }
+
+  add(m: Module, name = String(this.layers.length)): this {
+    this.layers.push(this.registerModule(name, m));
+    return this;
+  }
+
+  get length(): number {
+    return this.layers.length;
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const l of this.layers) y = l.forward(y);
+    return y;
+  }
+
+  outputShape(s: Shape): Shape {
+    return this.layers.reduce((shape, l) => l.outputShape(shape), s);
+  }
+
+  override trace(inShape: Shape, prefix = ''): LayerTrace[] {
+    return traceChain(this.children(), inShape, prefix);
+  }
+}
+
+/** Traces children applied one after another (the common case for containers). */
+export function traceChain(children: [string, Module][], inShape: Shape, prefix: string): LayerTrace[] {
+  const out: LayerTrace[] = [];
+  let s = inShape;
+  for (const [n, m] of children) {
+    out.push(...m.trace(s, prefix ? `${prefix}.${n}` : n));
+    s = m.outputShape(s);
+  }
+  return out;
+}
+
+export { Rng };

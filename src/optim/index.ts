@@ -1,0 +1,2 @@
+export { SGD, type SgdConfig } from './sgd.js';
+export { learningRate, type ScheduleConfig, type ScheduleName } from './schedule.js';
