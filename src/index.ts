@@ -1,0 +1,15 @@
+/**
+ * wide-resnet: Wide Residual Networks in TypeScript.
+ * The library API mirrors the `wrn` CLI; see README.md.
+ */
+export type { Backend, Storage, Shape, Activation, Precision } from './backend/backend.js';
+export { selectBackend, type BackendChoice } from './backend/select.js';
+export { JsBackend } from './backend/js/index.js';
+export { Tensor } from './core/tensor.js';
+export { tidy, noGrad, setBackend, getBackend } from './core/engine.js';
+export { backward } from './core/autograd.js';
+export { Rng } from './core/random.js';
+export * as ops from './ops/index.js';
+export * from './nn/index.js';
+export * from './models/index.js';
+export * from './optim/index.js';
