@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { register as registerSummary } from './commands/summary.js';
+import { register as registerData } from './commands/data.js';
 
 const program = new Command();
 program
@@ -9,6 +10,7 @@ program
   .showHelpAfterError();
 
 registerSummary(program);
+registerData(program);
 
 try {
   await program.parseAsync(process.argv);
