@@ -1,0 +1,441 @@
+/**
+ * PyTorch `.pt` / `.pth` reader (the zip format of `torch.save`, PyTorch >= 1.6), without Python.
+ *
+ * The archive holds `<prefix>/data.pkl` (the pickled object) and `<prefix>/data/<key>`, one raw
+ * little-endian storage per key. `data.pkl` is read with the restricted unpickler of ./pickle.ts, which
+ * only accepts the globals a tensor, a state dict or a plain checkpoint needs:
+ *
+ *   collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_tensor / _rebuild_parameter /
+ *   _rebuild_parameter_with_state, and the storage types torch.{Float,Double,Half,BFloat16,Long,Int,
+ *   Short,Char,Byte,Bool}Storage.
+ *
+ * Anything else (a pickled nn.Module, numpy scalars, os.system ...) is refused with an error naming the
+ * global; nothing in the file is ever executed. Tensors honour storage offset, size and stride (views of
+ * shared storages, non-contiguous layouts) and come out as `LoadedTensor`s, with the element types of
+ * ./safetensors.ts (float16/bfloat16 upcast to Float32Array; int64 to a range-checked Int32Array unless
+ * `{ int64: 'bigint' }`; Short/Char to Int32Array; Bool to Uint8Array).
+ *
+ * The legacy (pre-1.6, non-zip) format and TorchScript archives are not supported: re-save the state
+ * dict with a recent `torch.save(model.state_dict(), path)`.
+ */
+import * as fs from 'node:fs';
+import yauzl from 'yauzl';
+import { decodeBF16, decodeF16 } from './half.js';
+import {
+  PickleDict, PickleError, PickleGlobal, PickleOpaque, PickleTuple, unpickle, describeValue,
+  type GlobalHandler, type PickleValue,
+} from './pickle.js';
+import type { LoadedTensor, ReadOptions, SafetensorsDtype, TensorData } from './safetensors.js';
+
+export class PthError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PthError';
+  }
+}
+
+interface StorageType {
+  readonly dtype: SafetensorsDtype;
+  /** Bytes per element in the archive. */
+  readonly itemSize: number;
+  /** How the raw bytes are decoded (before the result dtype mapping). */
+  readonly raw: 'f32' | 'f64' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8' | 'u8' | 'bool';
+}
+
+const STORAGE_TYPES: Readonly<Record<string, StorageType>> = {
+  FloatStorage: { dtype: 'F32', itemSize: 4, raw: 'f32' },
+  DoubleStorage: { dtype: 'F64', itemSize: 8, raw: 'f64' },
+  HalfStorage: { dtype: 'F16', itemSize: 2, raw: 'f16' },
+  BFloat16Storage: { dtype: 'BF16', itemSize: 2, raw: 'bf16' },
+  LongStorage: { dtype: 'I64', itemSize: 8, raw: 'i64' },
+  IntStorage: { dtype: 'I32', itemSize: 4, raw: 'i32' },
+  ShortStorage: { dtype: 'I32', itemSize: 2, raw: 'i16' },
+  CharStorage: { dtype: 'I32', itemSize: 1, raw: 'i8' },
+  ByteStorage: { dtype: 'U8', itemSize: 1, raw: 'u8' },
+  BoolStorage: { dtype: 'U8', itemSize: 1, raw: 'bool' },
+};
+
+/** One storage of the archive (`data/<key>`), shared by every tensor viewing it. */
+export class PthStorage extends PickleOpaque {
+  readonly kind = 'storage';
+  /** Decoded elements, filled once the archive entry is read. */
+  decoded: TensorData | null = null;
+  constructor(readonly key: string, readonly typeName: string, readonly type: StorageType, readonly numel: number) {
+    super();
+  }
+}
+
+/** A tensor of the pickle: a view (offset, size, stride) of a storage. */
+export class PthTensor extends PickleOpaque {
+  readonly kind = 'tensor';
+  value: LoadedTensor | null = null;
+  constructor(
+    readonly storage: PthStorage,
+    readonly offset: number,
+    readonly shape: readonly number[],
+    readonly stride: readonly number[],
+    readonly requiresGrad: boolean,
+  ) {
+    super();
+  }
+  /** The loaded tensor (available once readPth has returned). */
+  get tensor(): LoadedTensor {
+    if (this.value === null) throw new Error(`tensor of storage '${this.storage.key}' not materialised`);
+    return this.value;
+  }
+}
+
+export interface PthFile {
+  /** The whole unpickled object (dicts as PickleDict, tensors as PthTensor). */
+  readonly root: PickleValue;
+  /** The state dict found in it (see findStateDict), names -> tensors. */
+  readonly tensors: Map<string, LoadedTensor>;
+  /** Where the state dict was found: '' for the root, else the key path, e.g. 'state_dict'. */
+  readonly stateDictPath: string;
+}
+
+function intList(v: PickleValue, what: string, fail: (m: string) => never): number[] {
+  const items = v instanceof PickleTuple ? v.items : Array.isArray(v) ? v : null;
+  if (items === null) return fail(`${what} is ${describeValue(v)}, expected a tuple of integers`);
+  return items.map((x) => {
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) fail(`${what} holds ${describeValue(x)}, expected non-negative integers`);
+    return x as number;
+  });
+}
+
+function rebuildTensor(args: PickleValue[], fail: (m: string) => never): PthTensor {
+  if (args.length < 4) fail(`expected (storage, offset, size, stride, ...), got ${args.length} arguments`);
+  const [storage, offset, size, stride, requiresGrad] = args;
+  if (!(storage instanceof PthStorage)) return fail(`storage argument is ${describeValue(storage)}, expected a persistent storage`);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return fail(`storage offset ${describeValue(offset)}, expected a non-negative integer`);
+  const shape = intList(size, 'size', fail);
+  const strides = intList(stride, 'stride', fail);
+  if (shape.length !== strides.length) fail(`size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in length`);
+  let count = 1;
+  let last = offset;
+  for (let i = 0; i < shape.length; i++) {
+    count *= shape[i];
+    last += (shape[i] - 1) * strides[i];
+  }
+  if (count > 0 && last >= storage.numel) {
+    fail(`view offset ${offset}, size ${JSON.stringify(shape)}, stride ${JSON.stringify(strides)} reaches element ${last}, past storage '${storage.key}' of ${storage.numel} elements`);
+  }
+  return new PthTensor(storage, offset, shape, strides, requiresGrad === true);
+}
+
+function torchGlobals(): Map<string, GlobalHandler> {
+  const g = new Map<string, GlobalHandler>();
+  g.set('collections.OrderedDict', {
+    call(args, fail) {
+      const d = new PickleDict(true);
+      if (args.length === 0) return d;
+      const init = args[0];
+      const pairs = Array.isArray(init) ? init : init instanceof PickleTuple ? init.items : null;
+      if (pairs === null || args.length > 1) return fail(`expected () or a list of pairs, got ${args.map(describeValue).join(', ')}`);
+      for (const p of pairs) {
+        const kv = p instanceof PickleTuple ? p.items : Array.isArray(p) ? p : null;
+        if (kv === null || kv.length !== 2) return fail(`expected (key, value) pairs, got ${describeValue(p)}`);
+        d.map.set(kv[0], kv[1]);
+      }
+      return d;
+    },
+  });
+  g.set('torch._utils._rebuild_tensor_v2', { call: rebuildTensor });
+  g.set('torch._utils._rebuild_tensor', { call: rebuildTensor });
+  const param = (args: PickleValue[], fail: (m: string) => never): PickleValue => {
+    if (!(args[0] instanceof PthTensor)) return fail(`expected a tensor, got ${args.length > 0 ? describeValue(args[0]) : 'nothing'}`);
+    return args[0];
+  };
+  g.set('torch._utils._rebuild_parameter', { call: param });
+  g.set('torch._utils._rebuild_parameter_with_state', { call: param });
+  for (const name of Object.keys(STORAGE_TYPES)) g.set(`torch.${name}`, {});
+  return g;
+}
+
+const REFUSAL_HINT = 'only tensors, storages and collections.OrderedDict are allowed; save a state dict, e.g. torch.save(model.state_dict(), path)';
+
+/** Unpickles `data.pkl` bytes; storages become PthStorage (not yet read), tensors PthTensor. */
+export function unpickleTorch(data: Uint8Array, label: string): { root: PickleValue; storages: Map<string, PthStorage> } {
+  const storages = new Map<string, PthStorage>();
+  const root = unpickle(data, {
+    label,
+    globals: torchGlobals(),
+    refusalHint: REFUSAL_HINT,
+    persistentLoad(pid, fail) {
+      const t = pid instanceof PickleTuple ? pid.items : null;
+      if (t === null || t.length < 5 || t[0] !== 'storage') return fail(`persistent id ${describeValue(pid)}, expected ('storage', type, key, location, numel)`);
+      const [, type, key, , numel] = t;
+      if (!(type instanceof PickleGlobal) || STORAGE_TYPES[type.name] === undefined || type.module !== 'torch') {
+        return fail(`storage type ${describeValue(type)}, expected one of ${Object.keys(STORAGE_TYPES).map((s) => 'torch.' + s).join(', ')}`);
+      }
+      if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(key)) return fail(`storage key ${describeValue(key)}, expected a plain name`);
+      if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) return fail(`storage '${key}' size ${describeValue(numel)}, expected a non-negative integer`);
+      const prev = storages.get(key);
+      if (prev !== undefined) {
+        if (prev.typeName !== type.name || prev.numel !== numel) fail(`storage '${key}' declared twice with different types or sizes`);
+        return prev;
+      }
+      const s = new PthStorage(key, type.name, STORAGE_TYPES[type.name], numel);
+      storages.set(key, s);
+      return s;
+    },
+  });
+  return { root, storages };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Materialising tensors
+
+function decodeStorage(label: string, s: PthStorage, bytes: Uint8Array, opts: ReadOptions): TensorData {
+  // `bytes` is a fresh buffer of exactly numel * itemSize bytes, offset 0.
+  const buf = bytes.buffer as ArrayBuffer;
+  switch (s.type.raw) {
+    case 'f32': return new Float32Array(buf, 0, s.numel);
+    case 'f64': return opts.float64 === 'float32' ? Float32Array.from(new Float64Array(buf, 0, s.numel)) : new Float64Array(buf, 0, s.numel);
+    case 'f16': return decodeF16(bytes);
+    case 'bf16': return decodeBF16(bytes);
+    case 'i32': return new Int32Array(buf, 0, s.numel);
+    case 'i16': return Int32Array.from(new Int16Array(buf, 0, s.numel));
+    case 'i8': return Int32Array.from(new Int8Array(buf, 0, s.numel));
+    case 'u8': return bytes;
+    case 'bool': return bytes.map((b) => (b !== 0 ? 1 : 0));
+    case 'i64': {
+      const big = new BigInt64Array(buf, 0, s.numel);
+      if (opts.int64 === 'bigint') return big;
+      const out = new Int32Array(s.numel);
+      for (let i = 0; i < big.length; i++) {
+        const v = big[i];
+        if (v > 2147483647n || v < -2147483648n) {
+          throw new PthError(`${label}: storage '${s.key}' (int64) value ${v} at index ${i} does not fit in int32; read with { int64: 'bigint' }`);
+        }
+        out[i] = Number(v);
+      }
+      return out;
+    }
+  }
+}
+
+function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
+  let expect = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && stride[i] !== expect) return false;
+    expect *= shape[i];
+  }
+  return true;
+}
+
+function materialise(t: PthTensor): LoadedTensor {
+  const src = t.storage.decoded as TensorData;
+  const count = t.shape.reduce((a, d) => a * d, 1);
+  const ctor = src.constructor as new (n: number) => TensorData;
+  let data: TensorData;
+  if (isContiguous(t.shape, t.stride)) {
+    data = t.offset === 0 && count === src.length ? src : src.slice(t.offset, t.offset + count);
+  } else {
+    data = new ctor(count);
+    const nd = t.shape.length;
+    const idx = new Array<number>(nd).fill(0);
+    let off = t.offset;
+    const out = data as unknown as { [i: number]: number | bigint };
+    const inp = src as unknown as { [i: number]: number | bigint };
+    for (let i = 0; i < count; i++) {
+      out[i] = inp[off];
+      for (let d = nd - 1; d >= 0; d--) {
+        idx[d]++;
+        off += t.stride[d];
+        if (idx[d] < t.shape[d]) break;
+        off -= t.stride[d] * t.shape[d];
+        idx[d] = 0;
+      }
+    }
+  }
+  return { dtype: t.storage.type.dtype, shape: t.shape, data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// State dict discovery
+
+const STATE_DICT_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'params', 'weights', 'module'];
+
+function tensorDict(v: PickleValue | undefined): Map<string, PthTensor> | null {
+  if (!(v instanceof PickleDict) || v.map.size === 0) return null;
+  const out = new Map<string, PthTensor>();
+  for (const [k, x] of v.map) {
+    if (typeof k !== 'string' || !(x instanceof PthTensor)) return null;
+    out.set(k, x);
+  }
+  return out;
+}
+
+/**
+ * Finds the state dict in an unpickled object: the root itself when it maps names to tensors, else the
+ * first of root['state_dict' | 'model_state_dict' | 'model' | 'net' | 'params' | 'weights' | 'module'] that
+ * does, else the only top-level value that does. Throws (listing the top-level keys) when there is none.
+ */
+export function findStateDict(root: PickleValue, label: string): { path: string; tensors: Map<string, PthTensor> } {
+  const direct = tensorDict(root);
+  if (direct !== null) return { path: '', tensors: direct };
+  if (root instanceof PthTensor) throw new PthError(`${label}: holds a single tensor, not a state dict`);
+  if (!(root instanceof PickleDict)) throw new PthError(`${label}: holds ${describeValue(root)}, expected a state dict (a dict of tensors)`);
+  for (const k of STATE_DICT_KEYS) {
+    const t = tensorDict(root.get(k));
+    if (t !== null) return { path: k, tensors: t };
+  }
+  const candidates = [...root.map].filter(([k, v]) => typeof k === 'string' && tensorDict(v) !== null);
+  if (candidates.length === 1) return { path: candidates[0][0] as string, tensors: tensorDict(candidates[0][1]) as Map<string, PthTensor> };
+  const keys = [...root.map.keys()].map((k) => (typeof k === 'string' ? `'${k}'` : describeValue(k)));
+  throw new PthError(
+    `${label}: no state dict found: expected a dict of tensors at the top level or under one of ${STATE_DICT_KEYS.join(', ')}; ` +
+    `top-level keys: ${keys.slice(0, 20).join(', ')}${keys.length > 20 ? ', ...' : ''}${candidates.length > 1 ? ' (several hold tensors)' : ''}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zip access
+
+const MAX_PICKLE_BYTES = 1 << 30;
+
+function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, (err, stream) => {
+      if (err !== null) return reject(err);
+      const out = new Uint8Array(entry.uncompressedSize);
+      let pos = 0;
+      stream.on('data', (chunk: Buffer) => {
+        if (pos + chunk.length > out.length) {
+          stream.destroy(new Error(`entry '${entry.fileName}' is longer than its declared ${out.length} bytes`));
+          return;
+        }
+        out.set(chunk, pos);
+        pos += chunk.length;
+      });
+      stream.on('error', reject);
+      stream.on('end', () => (pos === out.length ? resolve(out) : reject(new Error(`entry '${entry.fileName}' ended after ${pos} of ${out.length} bytes`))));
+    });
+  });
+}
+
+function listEntries(zip: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
+  return new Promise((resolve, reject) => {
+    const entries = new Map<string, yauzl.Entry>();
+    zip.on('entry', (e: yauzl.Entry) => {
+      entries.set(e.fileName, e);
+      zip.readEntry();
+    });
+    zip.on('end', () => resolve(entries));
+    zip.on('error', reject);
+    zip.readEntry();
+  });
+}
+
+function sniff(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new PthError(`${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+  }
+  const head = Buffer.alloc(4);
+  let n: number;
+  try {
+    n = fs.readSync(fd, head, 0, 4, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (n >= 4 && head.readUInt32LE(0) === 0x04034b50) return; // "PK\3\4"
+  if (n >= 2 && head[0] === 0x80 && head[1] <= 5) {
+    throw new PthError(`${file}: legacy (pre-1.6) torch.save format is not supported; re-save it with a recent PyTorch (torch.save(torch.load(path), path))`);
+  }
+  throw new PthError(`${file}: not a PyTorch zip archive (expected a torch.save file starting with 'PK')`);
+}
+
+/** Reads a torch.save zip archive: the unpickled object and its state dict, with every tensor loaded. */
+export async function readPth(file: string, opts: ReadOptions = {}): Promise<PthFile> {
+  sniff(file);
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, strictFileNames: false });
+  } catch (e) {
+    throw new PthError(`${file}: not a readable zip archive (${(e as Error).message})`);
+  }
+  try {
+    let entries: Map<string, yauzl.Entry>;
+    try {
+      entries = await listEntries(zip);
+    } catch (e) {
+      throw new PthError(`${file}: corrupt zip archive (${(e as Error).message})`);
+    }
+    const pkls = [...entries.keys()].filter((k) => /^[^/]+\/data\.pkl$/.test(k));
+    if (pkls.length !== 1) {
+      const jit = [...entries.keys()].some((k) => /^[^/]+\/code\//.test(k));
+      throw new PthError(
+        jit
+          ? `${file}: a TorchScript archive (torch.jit.save); save the state dict with torch.save(model.state_dict(), path) instead`
+          : pkls.length === 0
+            ? `${file}: no '<name>/data.pkl' entry; not a torch.save archive`
+            : `${file}: ${pkls.length} data.pkl entries (${pkls.join(', ')}), expected one`,
+      );
+    }
+    const prefix = pkls[0].slice(0, -'data.pkl'.length);
+    const pklEntry = entries.get(pkls[0]) as yauzl.Entry;
+    if (pklEntry.uncompressedSize > MAX_PICKLE_BYTES) throw new PthError(`${file}: ${pkls[0]} is ${pklEntry.uncompressedSize} bytes, over the ${MAX_PICKLE_BYTES}-byte limit`);
+    const read = async (e: yauzl.Entry): Promise<Uint8Array> => {
+      try {
+        return await readEntry(zip, e);
+      } catch (err) {
+        throw new PthError(`${file}: cannot read '${e.fileName}': ${(err as Error).message}`);
+      }
+    };
+    let root: PickleValue;
+    let storages: Map<string, PthStorage>;
+    try {
+      ({ root, storages } = unpickleTorch(await read(pklEntry), file));
+    } catch (e) {
+      if (e instanceof PickleError) throw new PthError(e.message);
+      throw e;
+    }
+    for (const s of storages.values()) {
+      const name = `${prefix}data/${s.key}`;
+      const e = entries.get(name);
+      if (e === undefined) throw new PthError(`${file}: storage '${s.key}' (${name}) is missing from the archive`);
+      const need = s.numel * s.type.itemSize;
+      if (e.uncompressedSize !== need) {
+        throw new PthError(`${file}: storage '${s.key}' (${name}) holds ${e.uncompressedSize} bytes, torch.${s.typeName} of ${s.numel} elements needs ${need}`);
+      }
+      s.decoded = decodeStorage(file, s, await read(e), opts);
+    }
+    const all: PthTensor[] = [];
+    collectTensors(root, all);
+    for (const t of all) t.value = materialise(t);
+    const sd = findStateDict(root, file);
+    const tensors = new Map<string, LoadedTensor>();
+    for (const [k, t] of sd.tensors) tensors.set(k, t.tensor);
+    return { root, tensors, stateDictPath: sd.path };
+  } finally {
+    zip.close();
+  }
+}
+
+/** Reads only the state dict of a torch.save file. */
+export async function readPthStateDict(file: string, opts: ReadOptions = {}): Promise<Map<string, LoadedTensor>> {
+  return (await readPth(file, opts)).tensors;
+}
+
+function collectTensors(v: PickleValue, out: PthTensor[]): void {
+  // Iterative walk (a pickle can nest deeply); shared objects are visited once.
+  const seen = new Set<object>();
+  const todo: PickleValue[] = [v];
+  while (todo.length > 0) {
+    const x = todo.pop() as PickleValue;
+    if (x === null || typeof x !== 'object' || seen.has(x)) continue;
+    seen.add(x);
+    if (x instanceof PthTensor) out.push(x);
+    else if (Array.isArray(x)) for (const y of x) todo.push(y);
+    else if (x instanceof PickleTuple) for (const y of x.items) todo.push(y);
+    else if (x instanceof PickleDict) {
+      for (const [k, val] of x.map) todo.push(k, val);
+      todo.push(x.state);
+    } else if (x instanceof Set) for (const y of x) todo.push(y);
+  }
+}
