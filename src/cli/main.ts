@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { register as registerSummary } from './commands/summary.js';
 import { register as registerData } from './commands/data.js';
+import { register as registerTrain } from './commands/train.js';
 
 const program = new Command();
 program
@@ -11,6 +12,7 @@ program
 
 registerSummary(program);
 registerData(program);
+registerTrain(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -94,6 +94,17 @@ export function setBackend(b: Backend): void {
   engine.setBackend(b);
 }
 
+/** Runs `fn` with `b` as the current backend, then restores the previous one. */
+export function withBackend<T>(b: Backend, fn: () => T): T {
+  const prev = engine.hasBackend() ? engine.backend : null;
+  engine.setBackend(b);
+  try {
+    return fn();
+  } finally {
+    if (prev) engine.setBackend(prev);
+  }
+}
+
 export function getBackend(): Backend {
   return engine.backend;
 }

@@ -17,6 +17,12 @@ export class Rng {
     return r;
   }
 
+  /** Continues from a saved `state` (a checkpoint's). */
+  restore(state: readonly number[]): void {
+    if (state.length !== 4) throw new Error(`Rng state must hold 4 words, got ${state.length}`);
+    this.s = Uint32Array.from(state);
+  }
+
   get state(): number[] {
     return Array.from(this.s);
   }

@@ -30,14 +30,14 @@ export interface WideResNetOptions {
 }
 
 /**
- * Blocks per group. The paper counts depth as every conv on the main path plus the stem conv,
- * the final classifier and the two stride-2 shortcuts: depth = 3 N l + 4 (6N + 4 for B(3,3)).
+ * Blocks per group. The paper names nets by the depth of their B(3,3) version: the authors' code
+ * takes N = (depth - 4) / 6 blocks per group whatever the block type, which is how Table 2 gets
+ * WRN-22-2 B(3,1,3) at 1.1M and WRN-40-2 B(1,3,1) at 1.4M parameters. We count the same way.
  */
 export function blocksPerGroup(depth: number, block: BlockType): number {
-  const l = block.length;
-  const n = (depth - 4) / (3 * l);
+  const n = (depth - 4) / 6;
   if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`WRN depth ${depth} does not fit block B(${block.join(',')}): depth must be 3*N*${l}+4 (e.g. ${3 * l + 4}, ${6 * l + 4}, ${9 * l + 4})`);
+    throw new Error(`WRN depth ${depth} does not fit: depth must be 6N+4 (10, 16, 22, 28, 40, ...), with N blocks B(${block.join(',')}) per group`);
   }
   return n;
 }

@@ -24,7 +24,7 @@ export class Conv2d extends Module {
     this.stride = cfg.stride ?? 1;
     this.padding = cfg.padding ?? (cfg.kernel - 1) >> 1;
     const shape = [outChannels, inChannels, cfg.kernel, cfg.kernel];
-    this.weight = this.registerParameter('weight', hostTensor(kaimingNormalFanOut(shape, rng), shape));
+    this.weight = this.registerParameter('weight', hostTensor(() => kaimingNormalFanOut(shape, rng), shape));
   }
 
   get kernel(): number {
@@ -62,10 +62,10 @@ export class BatchNorm2d extends Module {
   constructor(readonly channels: number, readonly activation: Activation = 'identity') {
     super();
     const s = [channels];
-    this.weight = this.registerParameter('weight', hostTensor(constant(s, 1), s));
-    this.bias = this.registerParameter('bias', hostTensor(constant(s, 0), s));
-    this.runningMean = this.registerBuffer('running_mean', hostTensor(constant(s, 0), s));
-    this.runningVar = this.registerBuffer('running_var', hostTensor(constant(s, 1), s));
+    this.weight = this.registerParameter('weight', hostTensor(() => constant(s, 1), s));
+    this.bias = this.registerParameter('bias', hostTensor(() => constant(s, 0), s));
+    this.runningMean = this.registerBuffer('running_mean', hostTensor(() => constant(s, 0), s));
+    this.runningVar = this.registerBuffer('running_var', hostTensor(() => constant(s, 1), s));
   }
 
   forward(x: Tensor): Tensor {
@@ -118,10 +118,9 @@ export class Linear extends Module {
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, zeroBias = false) {
     super();
     const ws = [outFeatures, inFeatures];
-    this.weight = this.registerParameter('weight', hostTensor(linearDefault(ws, inFeatures, rng), ws));
+    this.weight = this.registerParameter('weight', hostTensor(() => linearDefault(ws, inFeatures, rng), ws));
     const bs = [outFeatures];
-    const b = zeroBias ? constant(bs, 0) : linearDefault(bs, inFeatures, rng);
-    this.bias = this.registerParameter('bias', hostTensor(b, bs));
+    this.bias = this.registerParameter('bias', hostTensor(() => (zeroBias ? constant(bs, 0) : linearDefault(bs, inFeatures, rng)), bs));
   }
 
   forward(x: Tensor): Tensor {

@@ -1,5 +1,6 @@
 import type { Shape } from '../backend/backend.js';
 import { formatShape, sameShape } from '../core/shape.js';
+import { engine } from '../core/engine.js';
 import { Tensor } from '../core/tensor.js';
 
 /**
@@ -144,7 +145,12 @@ export abstract class Module {
   }
 }
 
-/** Builds a kept tensor from host values, on the current backend. */
-export function hostTensor(data: Float32Array, shape: Shape): Tensor {
-  return Tensor.fromArray(data, shape).keep();
+/**
+ * Builds a kept tensor on the current backend from an initialiser, which is not run on the meta
+ * (shapes-only) backend.
+ */
+export function hostTensor(init: () => Float32Array, shape: Shape): Tensor {
+  const b = engine.backend;
+  const data = b.name === 'meta' ? new Float32Array(0) : init();
+  return new Tensor(b.upload(data, shape), shape, b).keep();
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { JsBackend } from '../../backend/js/index.js';
-import { engine, setBackend } from '../../core/engine.js';
+import { MetaBackend } from '../../backend/meta.js';
+import { withBackend } from '../../core/engine.js';
 import { formatShape } from '../../core/shape.js';
 import { createModel, defaultInputSize, EXAMPLE_ARCHS, summarize } from '../../models/index.js';
 import { bytes, si, table, thousands } from '../format.js';
@@ -23,12 +23,11 @@ export function register(program: Command): void {
     .option('--input-size <S>', 'input height = width (default: 32 for CIFAR nets, 224 for ImageNet nets)')
     .option('--json', 'print one JSON object')
     .action((arch: string, f: SummaryFlags) => {
-      // Shapes are static; the reference backend only holds the freshly initialised weights.
-      if (!engine.hasBackend()) setBackend(new JsBackend());
-      const model = createModel(arch, { classes: intFlag('--classes', f.classes), inChannels: intFlag('--in-channels', f.inChannels) });
+      // Shapes are static: the model is built on the shapes-only backend, no weights are allocated.
+      const opts = { classes: intFlag('--classes', f.classes), inChannels: intFlag('--in-channels', f.inChannels) };
+      const model = withBackend(new MetaBackend(), () => createModel(arch, opts));
       const size = intFlag('--input-size', f.inputSize) ?? defaultInputSize(arch);
       const s = summarize(model, size);
-      model.dispose();
       if (f.json) {
         console.log(JSON.stringify({
           arch: s.arch, input: s.inputShape, classes: model.config.classes, params: s.params, macs: s.macs,

@@ -1,0 +1,109 @@
+import type { Dataset, DatasetSplits } from '../data/dataset.js';
+import { channelStats, subset } from '../data/dataset.js';
+import { resolveDataset } from '../data/resolve.js';
+import { epochPermutation, transformBatch, type AugmentOptions, type PadMode, type TransformSpec } from '../data/transforms.js';
+import type { ModelMeta } from './modelMeta.js';
+import type { Batch } from './step.js';
+
+/** The training augmentation of a run (the paper's: pad-4 crop + horizontal flip). */
+export interface Augment {
+  /** Random-crop padding in pixels (0: no crop). */
+  crop: number;
+  padMode: PadMode;
+  flip: boolean;
+  /** Cutout square size in pixels (0: off). */
+  cutout: number;
+}
+
+export interface DataConfig {
+  data: string;
+  valSize: number;
+  seed: number;
+  limit: number;
+  evalLimit: number;
+  batch: number;
+  augment: Augment;
+  workers: number;
+}
+
+function firstN(ds: Dataset, n: number, split: string): Dataset {
+  if (n <= 0 || n >= ds.shape[0]) return ds;
+  return subset(ds, Int32Array.from({ length: n }, (_, i) => i), split);
+}
+
+/**
+ * Loads the run's data: the validation hold-out is taken from the full training split with a fixed
+ * seed (so it does not move with --limit), then --limit keeps the first N training images. The
+ * normalisation statistics are those of the images actually trained on.
+ */
+export async function loadSplits(cfg: DataConfig): Promise<DatasetSplits> {
+  const s = await resolveDataset(cfg.data, { valSize: cfg.valSize, valSeed: 0 });
+  if (cfg.limit <= 0 && cfg.evalLimit <= 0) return s;
+  const train = firstN(s.train, cfg.limit, 'train');
+  return {
+    ...s,
+    train,
+    ...(s.val ? { val: firstN(s.val, cfg.evalLimit, 'val') } : {}),
+    ...(s.test ? { test: firstN(s.test, cfg.evalLimit, 'test') } : {}),
+    stats: train === s.train ? s.stats : channelStats(train),
+  };
+}
+
+function augmentOptions(a: Augment): AugmentOptions {
+  return {
+    ...(a.crop > 0 ? { crop: { padding: a.crop, mode: a.padMode } } : {}),
+    flip: a.flip,
+    ...(a.cutout > 0 ? { cutout: { size: a.cutout } } : {}),
+  };
+}
+
+function spec(ds: Dataset, mean: number[], std: number[], augment?: Augment): TransformSpec {
+  return {
+    normalize: { mean, std },
+    ...(augment ? { augment: augmentOptions(augment) } : {}),
+    pixelScale: ds.images instanceof Uint8Array ? 1 / 255 : 1,
+  };
+}
+
+export interface BatchSource {
+  batches: number;
+  iterate(): AsyncIterable<Batch>;
+  close(): Promise<void>;
+}
+
+/**
+ * Shuffled, augmented training batches of one epoch. The order and every augmentation draw depend
+ * only on (seed, epoch, image index), so a resumed run replays them exactly. The last partial batch
+ * is kept (as PyTorch's DataLoader does by default).
+ */
+export function trainBatches(ds: Dataset, cfg: DataConfig, epoch: number, stats: { mean: number[]; std: number[] }): BatchSource {
+  const n = ds.shape[0];
+  const batches = Math.ceil(n / cfg.batch);
+  const sp = spec(ds, stats.mean, stats.std, cfg.augment);
+  const perm = epochPermutation(n, cfg.seed, epoch);
+  const [, c, h, w] = ds.shape;
+  return {
+    batches,
+    async *iterate() {
+      for (let b = 0; b < batches; b++) {
+        const idx = perm.subarray(b * cfg.batch, Math.min(n, (b + 1) * cfg.batch));
+        const x = transformBatch(ds.images, ds.shape, idx, sp, cfg.seed, epoch, true);
+        const labels = Int32Array.from(idx, (i) => ds.labels[i]);
+        yield { x, labels, shape: [idx.length, c, h, w] };
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Evaluation batches in dataset order, normalised with the model's own statistics, no augmentation. */
+export function* evalBatches(ds: Dataset, meta: Pick<ModelMeta, 'mean' | 'std'>, cfg: { batch: number }): Generator<Batch> {
+  const n = ds.shape[0];
+  const [, c, h, w] = ds.shape;
+  const sp = spec(ds, meta.mean, meta.std);
+  for (let s = 0; s < n; s += cfg.batch) {
+    const idx = Int32Array.from({ length: Math.min(cfg.batch, n - s) }, (_, i) => s + i);
+    const x = transformBatch(ds.images, ds.shape, idx, sp, 0, 0, false);
+    yield { x, labels: ds.labels.slice(s, s + idx.length), shape: [idx.length, c, h, w] };
+  }
+}

@@ -1,0 +1,243 @@
+import { appendFileSync, mkdirSync, writeFileSync, renameSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Activation, Precision } from '../backend/backend.js';
+import { selectBackend, type BackendChoice } from '../backend/select.js';
+import { setBackend } from '../core/engine.js';
+import { Rng } from '../core/random.js';
+import type { DatasetSplits } from '../data/dataset.js';
+import { createModel, defaultInputSize } from '../models/registry.js';
+import type { Network } from '../models/network.js';
+import { learningRate, type ScheduleName } from '../optim/schedule.js';
+import { SGD } from '../optim/sgd.js';
+import { plotTrainingCurves } from '../report/plots.js';
+import type { EpochMetrics } from '../report/metrics.js';
+import { evalBatches, loadSplits, trainBatches, type Augment } from './batches.js';
+import { readCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { evaluateBatches, type EvalResult } from './evaluate.js';
+import type { ModelMeta } from './modelMeta.js';
+import { trainStep } from './step.js';
+import { saveWeights } from './weights.js';
+
+export interface TrainConfig {
+  arch: string;
+  data: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  schedule: ScheduleName;
+  warmup: number;
+  momentum: number;
+  nesterov: boolean;
+  wd: number;
+  dropout: number;
+  labelSmoothing: number;
+  activation: Activation;
+  /** Train on the first N training images (0: all). */
+  limit: number;
+  /** Evaluate on at most the first N validation/test images (0: all). */
+  evalLimit: number;
+  seed: number;
+  valSize: number;
+  augment: Augment;
+  precision: Precision;
+  backend: BackendChoice;
+  workers: number;
+  out: string;
+}
+
+/** The paper's recipe (Zagoruyko & Komodakis 2016, CIFAR): SGD Nesterov 0.9, lr 0.1 x0.2 at 30/60/80%, wd 5e-4, batch 128. */
+export const PAPER_DEFAULTS: Omit<TrainConfig, 'arch' | 'data' | 'out'> = {
+  epochs: 200, batch: 128, lr: 0.1, schedule: 'paper', warmup: 0, momentum: 0.9, nesterov: true, wd: 5e-4,
+  dropout: 0.3, labelSmoothing: 0, activation: 'relu', limit: 0, evalLimit: 0, seed: 0, valSize: 5000,
+  augment: { crop: 4, padMode: 'reflect', flip: true, cutout: 0 }, precision: 'fp32', backend: 'auto', workers: 1,
+};
+
+export interface TrainEvents {
+  /** Called at start with the backend line and data description. */
+  info?(line: string): void;
+  epochStart?(epoch: number, batches: number, lr: number): void;
+  batchEnd?(info: { batch: number; batches: number; loss: number; acc: number; lr: number; imgPerS: number }): void;
+  epochEnd?(m: EpochMetrics): void;
+}
+
+export interface TrainResult {
+  out: string;
+  metrics: EpochMetrics[];
+  best: TrainState['best'];
+  test: EvalResult | null;
+  testOfLast: EvalResult | null;
+  meta: ModelMeta;
+}
+
+export class DivergedError extends Error {
+  override readonly name = 'DivergedError';
+}
+
+const METRICS = 'metrics.jsonl';
+
+/**
+ * Trains a network with the paper's recipe (or the given schedule), evaluating on the validation
+ * split after every epoch and on the test split at the end (with the best-by-validation weights).
+ * Writes DIR/metrics.jsonl, DIR/curves.{svg,png}, DIR/best.safetensors, DIR/last.safetensors and an
+ * atomic DIR/checkpoint.safetensors every epoch; `resume` continues a killed run bit-exactly.
+ */
+export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume = false): Promise<TrainResult> {
+  mkdirSync(cfg.out, { recursive: true });
+  const ckpt = resume ? readCheckpoint(cfg.out) : null;
+  const { backend, notice } = selectBackend(cfg.backend, cfg.precision);
+  setBackend(backend);
+  events.info?.(notice);
+
+  const data = await loadSplits(cfg);
+  const [, c, h] = data.train.shape;
+  events.info?.(`data: ${data.name} (${data.source}): ${data.train.shape[0]} train, ${data.val?.shape[0] ?? 0} val, ` +
+    `${data.test?.shape[0] ?? 0} test images of ${c}x${h}x${data.train.shape[3]}, ${data.classes.length} classes`);
+  const meta: ModelMeta = {
+    arch: cfg.arch, classes: data.classes.length, inChannels: c, inputSize: h, mean: data.stats.mean, std: data.stats.std,
+    labels: data.classes, activation: cfg.activation, dropout: cfg.dropout, dataset: data.name,
+  };
+  const rng = new Rng(cfg.seed);
+  const model = createModel(cfg.arch, { classes: meta.classes, inChannels: c, dropout: cfg.dropout, activation: cfg.activation, rng });
+  meta.arch = model.config.arch;
+  if (h !== defaultInputSize(cfg.arch) && model.config.arch.startsWith('wide-resnet')) {
+    events.info?.(`note: ${meta.arch} is an ImageNet network; training it on ${h}x${h} images`);
+  }
+  const params = model.namedParameters();
+  const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.wd });
+  let state: TrainState = { epoch: 0, step: 0, rng: rng.state, best: null };
+  const metrics: EpochMetrics[] = [];
+
+  if (ckpt) {
+    model.loadStateDict(ckpt.model, ckpt.file);
+    opt.loadState({ steps: ckpt.optimizerSteps, momentum: ckpt.momentum }, ckpt.file);
+    state = ckpt.state;
+    rng.restore(state.rng);
+    metrics.push(...readMetrics(cfg.out).filter((m) => m.epoch <= state.epoch));
+    rewriteMetrics(cfg.out, metrics);
+    events.info?.(`resuming ${cfg.out} after epoch ${state.epoch} (step ${state.step})`);
+  } else {
+    writeJsonAtomic(path.join(cfg.out, 'config.json'), cfg);
+    rewriteMetrics(cfg.out, []);
+  }
+
+  try {
+    for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
+      const m = await runEpoch(cfg, model, opt, data, epoch, events);
+      if (!Number.isFinite(m.train_loss)) {
+        throw new DivergedError(`training diverged: the loss became ${m.train_loss} in epoch ${epoch + 1}; ` +
+          `the last good checkpoint (after epoch ${state.epoch}) is intact in ${path.join(cfg.out, 'checkpoint.safetensors')}. ` +
+          'Try a lower --lr or a --warmup.');
+      }
+      state = { ...state, epoch: epoch + 1, step: state.step + m.steps, rng: rng.state };
+      const row: EpochMetrics = m.row;
+      if (data.val) {
+        const v = await evaluateBatches(model, evalBatches(data.val, meta, cfg));
+        row.val_loss = v.loss;
+        row.val_acc = v.accuracy;
+      }
+      metrics.push(row);
+      appendFileSync(path.join(cfg.out, METRICS), `${JSON.stringify(row)}\n`);
+      saveWeights(path.join(cfg.out, 'last.safetensors'), model, meta);
+      const improved = !data.val || !state.best || (row.val_acc ?? 0) > state.best.valAcc;
+      if (improved) {
+        state.best = { epoch: epoch + 1, valAcc: row.val_acc ?? NaN, valLoss: row.val_loss ?? NaN };
+        saveWeights(path.join(cfg.out, 'best.safetensors'), model, meta);
+      }
+      saveCheckpoint(cfg.out, model, opt, meta, state, cfg);
+      await plotTrainingCurves(metrics, path.join(cfg.out, 'curves'), `${meta.arch} on ${data.name}`).catch((e: unknown) => {
+        events.info?.(`warning: could not draw the training curves: ${(e as Error).message}`);
+      });
+      events.epochEnd?.(row);
+    }
+
+    // Test accuracy of the weights chosen on validation (model selection never looks at test).
+    let test: EvalResult | null = null;
+    let testOfLast: EvalResult | null = null;
+    if (data.test) {
+      testOfLast = await evaluateBatches(model, evalBatches(data.test, meta, cfg));
+      if (data.val && state.best && state.best.epoch !== cfg.epochs) {
+        const { readWeights } = await import('./weights.js');
+        model.loadStateDict(readWeights(path.join(cfg.out, 'best.safetensors')).tensors);
+        test = await evaluateBatches(model, evalBatches(data.test, meta, cfg));
+      } else {
+        test = testOfLast;
+      }
+      writeJsonAtomic(path.join(cfg.out, 'test.json'), {
+        best_epoch: state.best?.epoch ?? null, test_acc: test.accuracy, test_loss: test.loss,
+        last_test_acc: testOfLast.accuracy, last_test_loss: testOfLast.loss, per_class: test.perClass, confusion: test.confusion,
+      });
+    }
+    return { out: cfg.out, metrics, best: state.best, test, testOfLast, meta };
+  } finally {
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+interface EpochOutcome {
+  row: EpochMetrics;
+  steps: number;
+  train_loss: number;
+}
+
+async function runEpoch(
+  cfg: TrainConfig, model: Network, opt: SGD, data: DatasetSplits, epoch: number, events: TrainEvents,
+): Promise<EpochOutcome> {
+  const source = trainBatches(data.train, cfg, epoch, data.stats);
+  const nb = source.batches;
+  const start = performance.now();
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  let b = 0;
+  events.epochStart?.(epoch, nb, learningRate(scheduleOf(cfg), epoch));
+  for await (const batch of source.iterate()) {
+    const lr = learningRate(scheduleOf(cfg), epoch + b / nb);
+    opt.lr = lr;
+    const r = trainStep(model, opt, batch, cfg.labelSmoothing);
+    const n = batch.labels.length;
+    if (!Number.isFinite(r.loss)) {
+      await source.close();
+      return { row: emptyRow(epoch, lr), steps: b, train_loss: r.loss };
+    }
+    lossSum += r.loss * n;
+    correct += r.correct;
+    seen += n;
+    b++;
+    const secs = (performance.now() - start) / 1000;
+    events.batchEnd?.({ batch: b, batches: nb, loss: lossSum / seen, acc: correct / seen, lr, imgPerS: seen / secs });
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const row: EpochMetrics = {
+    epoch: epoch + 1, lr: learningRate(scheduleOf(cfg), epoch), train_loss: lossSum / seen, train_acc: correct / seen,
+    val_loss: null, val_acc: null, seconds, img_per_s: seen / seconds,
+  };
+  return { row, steps: b, train_loss: row.train_loss };
+}
+
+function emptyRow(epoch: number, lr: number): EpochMetrics {
+  return { epoch: epoch + 1, lr, train_loss: NaN, train_acc: NaN, val_loss: null, val_acc: null, seconds: 0, img_per_s: 0 };
+}
+
+function scheduleOf(cfg: TrainConfig) {
+  return { name: cfg.schedule, lr: cfg.lr, epochs: cfg.epochs, warmupEpochs: cfg.warmup };
+}
+
+function readMetrics(dir: string): EpochMetrics[] {
+  const file = path.join(dir, METRICS);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochMetrics);
+}
+
+function rewriteMetrics(dir: string, rows: EpochMetrics[]): void {
+  const file = path.join(dir, METRICS);
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  renameSync(tmp, file);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
+}

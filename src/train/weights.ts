@@ -1,0 +1,68 @@
+import type { Shape } from '../backend/backend.js';
+import { readSafetensors, writeSafetensors, type LoadedTensor } from '../io/safetensors.js';
+import { createModel, defaultInputSize } from '../models/registry.js';
+import type { Network } from '../models/network.js';
+import { metaFromStrings, metaToStrings, type ModelMeta } from './modelMeta.js';
+
+export type HostTensors = Map<string, { shape: Shape; data: Float32Array }>;
+
+/** Writes the model's state dict with self-describing metadata, atomically. */
+export function saveWeights(file: string, model: Network, meta: ModelMeta, extra: HostTensors = new Map()): void {
+  const tensors = new Map<string, { shape: Shape; data: Float32Array }>([...model.stateDictArrays(), ...extra]);
+  writeSafetensors(file, tensors, metaToStrings(meta));
+}
+
+export function toFloat32(file: string, name: string, t: LoadedTensor): Float32Array {
+  if (t.data instanceof Float32Array) return t.data;
+  if (t.data instanceof Float64Array || t.data instanceof Int32Array || t.data instanceof Uint8Array) return Float32Array.from(t.data);
+  throw new Error(`${file}: tensor '${name}' has dtype ${t.dtype}, expected a floating-point tensor`);
+}
+
+/** Reads a weights file: float tensors by name plus whatever metadata it carries. */
+export function readWeights(file: string): { tensors: HostTensors; meta: Partial<ModelMeta> } {
+  const f = readSafetensors(file);
+  const tensors: HostTensors = new Map();
+  for (const [k, t] of f.tensors) tensors.set(k, { shape: t.shape, data: toFloat32(file, k, t) });
+  return { tensors, meta: metaFromStrings(f.metadata, file) };
+}
+
+export interface LoadOverrides {
+  arch?: string;
+  classes?: number;
+  inChannels?: number;
+  inputSize?: number;
+}
+
+/**
+ * Builds the network a weights file describes and loads it strictly. Files without metadata (a plain
+ * PyTorch state dict) need `arch`, and `classes`/`inChannels` are then read off the tensor shapes.
+ */
+export function loadNetwork(file: string, tensors: HostTensors, fileMeta: Partial<ModelMeta>, o: LoadOverrides = {}): { model: Network; meta: ModelMeta } {
+  const arch = o.arch ?? fileMeta.arch;
+  if (!arch) throw new Error(`${file}: no 'arch' in the metadata; pass --arch (e.g. --arch wrn-28-10)`);
+  const fc = tensors.get('fc.weight');
+  const conv = tensors.get('conv1.weight');
+  const classes = o.classes ?? fileMeta.classes ?? fc?.shape[0];
+  const inChannels = o.inChannels ?? fileMeta.inChannels ?? conv?.shape[1];
+  if (!classes || !inChannels) throw new Error(`${file}: cannot tell the number of classes / input channels; pass --classes and --in-channels`);
+  const activation = fileMeta.activation ?? 'relu';
+  const model = createModel(arch, { classes, inChannels, activation });
+  model.loadStateDict(tensors, file);
+  const meta: ModelMeta = {
+    arch: model.config.arch,
+    classes,
+    inChannels,
+    inputSize: o.inputSize ?? fileMeta.inputSize ?? defaultInputSize(arch),
+    mean: fileMeta.mean ?? new Array<number>(inChannels).fill(0),
+    std: fileMeta.std ?? new Array<number>(inChannels).fill(1),
+    labels: fileMeta.labels ?? Array.from({ length: classes }, (_, i) => String(i)),
+    activation,
+    dropout: fileMeta.dropout ?? 0,
+    ...(fileMeta.dataset ? { dataset: fileMeta.dataset } : {}),
+  };
+  if (meta.labels.length !== classes) throw new Error(`${file}: metadata has ${meta.labels.length} labels for ${classes} classes`);
+  if (meta.mean.length !== inChannels || meta.std.length !== inChannels) {
+    throw new Error(`${file}: metadata mean/std have ${meta.mean.length}/${meta.std.length} entries for ${inChannels} input channels`);
+  }
+  return { model, meta };
+}
