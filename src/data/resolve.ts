@@ -28,7 +28,7 @@ export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 export type KnownDataset = 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100';
 
-interface RemoteFile {
+export interface RemoteFile {
   file: string;
   urls: string[];
   sha256: string;
@@ -116,6 +116,8 @@ export interface ResolveOptions extends SplitOptions {
   download?: boolean;
   /** Extra places to look for named datasets (tests use this in place of the Debian folders). */
   systemDirs?: Partial<Record<KnownDataset, string[]>>;
+  /** Download locations in place of REMOTE_FILES (tests point these at a local server). */
+  remoteFiles?: Partial<Record<KnownDataset, RemoteFile[]>>;
   /** Passed to downloads (progress, retries). */
   downloadOptions?: DownloadOptions;
   /** CIFAR-100: primary label set (default `fine`). */
@@ -289,7 +291,7 @@ export function searchDirs(name: KnownDataset, opts: ResolveOptions = {}): strin
 /** Downloads a named dataset into `<cacheDir>/<name>` and returns that folder. */
 export async function downloadDataset(name: KnownDataset, opts: ResolveOptions = {}): Promise<string> {
   const dir = join(opts.cacheDir ?? defaultCacheDir(), name);
-  for (const f of REMOTE_FILES[name]) {
+  for (const f of opts.remoteFiles?.[name] ?? REMOTE_FILES[name]) {
     await downloadFile(f.urls, join(dir, f.file), { sha256: f.sha256, size: f.size, ...opts.downloadOptions });
   }
   return dir;

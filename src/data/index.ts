@@ -1,0 +1,12 @@
+export * from './errors.js';
+export * from './dataset.js';
+export * from './idx.js';
+export * from './cifar.js';
+export * from './imagefolder.js';
+export * from './safetensorsData.js';
+export * from './download.js';
+export * from './resolve.js';
+export * from './transforms.js';
+export * from './loader.js';
+export { readTarEntries, writeTar } from './tar.js';
+export { readMaybeGz } from './files.js';
