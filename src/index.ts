@@ -13,3 +13,4 @@ export * as ops from './ops/index.js';
 export * from './nn/index.js';
 export * from './models/index.js';
 export * from './optim/index.js';
+export * as data from './data/index.js';
