@@ -21,7 +21,7 @@ export function learningRate(cfg: ScheduleConfig, epoch: number): number {
   let lr: number;
   switch (cfg.name) {
     case 'paper': {
-      const drops = [0.3, 0.6, 0.8].filter((m) => epoch >= Math.round(m * cfg.epochs) - 1e-9).length;
+      const drops = [0.3, 0.6, 0.8].filter((m) => epoch >= m * cfg.epochs - 1e-9).length;
       lr = cfg.lr * 0.2 ** drops;
       break;
     }
