@@ -279,7 +279,14 @@ export function findStateDict(root: PickleValue, label: string): { path: string;
   if (!(root instanceof PickleDict)) throw new PthError(`${label}: holds ${describeValue(root)}, expected a state dict (a dict of tensors)`);
   for (const k of STATE_DICT_KEYS) {
     const t = tensorDict(root.get(k));
-    if (t !== null) return { path: k, tensors: t };
+    if (t === null) continue;
+    // The authors' older functional code saved BN statistics apart: dict(params=..., stats=...).
+    const stats = k === 'params' ? tensorDict(root.get('stats')) : null;
+    if (stats !== null) {
+      for (const [name, v] of stats) if (!t.has(name)) t.set(name, v);
+      return { path: 'params+stats', tensors: t };
+    }
+    return { path: k, tensors: t };
   }
   const candidates = [...root.map].filter(([k, v]) => typeof k === 'string' && tensorDict(v) !== null);
   if (candidates.length === 1) return { path: candidates[0][0] as string, tensors: tensorDict(candidates[0][1]) as Map<string, PthTensor> };
