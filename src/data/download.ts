@@ -10,7 +10,6 @@ import { dirname } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { DataError } from './errors.js';
 
 export interface DownloadOptions {
@@ -138,17 +137,29 @@ async function fetchToPart(url: string, part: string, opts: DownloadOptions): Pr
     }
     const expectEnd = total ?? opts.size;
     let received = append ? start : 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    // Everything that arrives is written out, even when the connection drops mid-body, so the next
+    // attempt resumes from the last byte received.
+    const ws = createWriteStream(part, { flags: append ? 'a' : 'w' });
+    let writeErr: Error | null = null;
+    ws.on('error', (e) => (writeErr = e));
+    const transferErr = await new Promise<Error | null>((resolve) => {
+      let err: Error | null = null;
+      res.on('data', (chunk: Buffer) => {
         received += chunk.length;
         opts.onProgress?.(received, expectEnd);
-        cb(null, chunk);
-      },
+        // No backpressure pause: a paused response that is then reset drops what it buffered. The disk
+        // outpaces the network; the write stream buffers the rest.
+        ws.write(chunk);
+      });
+      res.on('error', (e) => (err = err ?? e));
+      res.on('aborted', () => (err = err ?? new Error('connection aborted')));
+      res.on('end', () => resolve(err));
+      res.on('close', () => resolve(err ?? (res.complete ? null : new Error('connection closed early'))));
     });
-    try {
-      await pipeline(res, counter, createWriteStream(part, { flags: append ? 'a' : 'w' }));
-    } catch (err) {
-      lastErr = err; // truncated transfer: the part file keeps what arrived; resume next attempt
+    await new Promise<void>((resolve) => ws.end(() => resolve()));
+    if (writeErr) throw new DataError(`${part}: cannot write the download (${(writeErr as Error).message})`, part);
+    if (transferErr) {
+      lastErr = transferErr; // truncated transfer: the part file keeps what arrived; resume next attempt
       continue;
     }
     const have = await fileSize(part);
