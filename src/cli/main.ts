@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { register as registerSummary } from './commands/summary.js';
 import { register as registerData } from './commands/data.js';
 import { register as registerTrain } from './commands/train.js';
+import { register as registerEval } from './commands/eval.js';
+import { register as registerPredict } from './commands/predict.js';
 
 const program = new Command();
 program
@@ -13,6 +15,8 @@ program
 registerSummary(program);
 registerData(program);
 registerTrain(program);
+registerEval(program);
+registerPredict(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,7 +1,8 @@
 import type { Dataset, DatasetSplits } from '../data/dataset.js';
 import { channelStats, subset } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
-import { epochPermutation, transformBatch, type AugmentOptions, type PadMode, type TransformSpec } from '../data/transforms.js';
+import { DataLoader } from '../data/loader.js';
+import { transformBatch, type AugmentOptions, type PadMode, type TransformSpec } from '../data/transforms.js';
 import type { ModelMeta } from './modelMeta.js';
 import type { Batch } from './step.js';
 
@@ -65,35 +66,21 @@ function spec(ds: Dataset, mean: number[], std: number[], augment?: Augment): Tr
   };
 }
 
-export interface BatchSource {
-  batches: number;
-  iterate(): AsyncIterable<Batch>;
-  close(): Promise<void>;
+/**
+ * The training loader of a run: shuffled, augmented batches built in worker threads. The order and
+ * every augmentation draw depend only on (seed, epoch, image index), so a resumed run replays them
+ * exactly. The last partial batch is kept (as PyTorch's DataLoader does by default).
+ */
+export function trainLoader(ds: Dataset, cfg: DataConfig, stats: { mean: number[]; std: number[] }): DataLoader {
+  return new DataLoader(ds, {
+    batchSize: cfg.batch, shuffle: true, seed: cfg.seed, augment: augmentOptions(cfg.augment),
+    normalize: { mean: stats.mean, std: stats.std }, workers: cfg.workers,
+  });
 }
 
-/**
- * Shuffled, augmented training batches of one epoch. The order and every augmentation draw depend
- * only on (seed, epoch, image index), so a resumed run replays them exactly. The last partial batch
- * is kept (as PyTorch's DataLoader does by default).
- */
-export function trainBatches(ds: Dataset, cfg: DataConfig, epoch: number, stats: { mean: number[]; std: number[] }): BatchSource {
-  const n = ds.shape[0];
-  const batches = Math.ceil(n / cfg.batch);
-  const sp = spec(ds, stats.mean, stats.std, cfg.augment);
-  const perm = epochPermutation(n, cfg.seed, epoch);
-  const [, c, h, w] = ds.shape;
-  return {
-    batches,
-    async *iterate() {
-      for (let b = 0; b < batches; b++) {
-        const idx = perm.subarray(b * cfg.batch, Math.min(n, (b + 1) * cfg.batch));
-        const x = transformBatch(ds.images, ds.shape, idx, sp, cfg.seed, epoch, true);
-        const labels = Int32Array.from(idx, (i) => ds.labels[i]);
-        yield { x, labels, shape: [idx.length, c, h, w] };
-      }
-    },
-    close: async () => undefined,
-  };
+/** One epoch of a loader's batches, as the trainer's Batch. */
+export async function* epochBatches(loader: DataLoader, epoch: number): AsyncGenerator<Batch> {
+  for await (const b of loader.epoch(epoch)) yield { x: b.images, labels: b.labels, shape: b.shape };
 }
 
 /** Evaluation batches in dataset order, normalised with the model's own statistics, no augmentation. */

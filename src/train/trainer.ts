@@ -4,14 +4,14 @@ import type { Activation, Precision } from '../backend/backend.js';
 import { selectBackend, type BackendChoice } from '../backend/select.js';
 import { setBackend } from '../core/engine.js';
 import { Rng } from '../core/random.js';
-import type { DatasetSplits } from '../data/dataset.js';
 import { createModel, defaultInputSize } from '../models/registry.js';
 import type { Network } from '../models/network.js';
 import { learningRate, type ScheduleName } from '../optim/schedule.js';
 import { SGD } from '../optim/sgd.js';
 import { plotTrainingCurves } from '../report/plots.js';
 import type { EpochMetrics } from '../report/metrics.js';
-import { evalBatches, loadSplits, trainBatches, type Augment } from './batches.js';
+import type { DataLoader } from '../data/loader.js';
+import { epochBatches, evalBatches, loadSplits, trainLoader, type Augment } from './batches.js';
 import { readCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { evaluateBatches, type EvalResult } from './evaluate.js';
 import type { ModelMeta } from './modelMeta.js';
@@ -120,9 +120,10 @@ export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume =
     rewriteMetrics(cfg.out, []);
   }
 
+  const loader = trainLoader(data.train, cfg, data.stats);
   try {
     for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
-      const m = await runEpoch(cfg, model, opt, data, epoch, events);
+      const m = await runEpoch(cfg, model, opt, loader, epoch, events);
       if (!Number.isFinite(m.train_loss)) {
         throw new DivergedError(`training diverged: the loss became ${m.train_loss} in epoch ${epoch + 1}; ` +
           `the last good checkpoint (after epoch ${state.epoch}) is intact in ${path.join(cfg.out, 'checkpoint.safetensors')}. ` +
@@ -169,6 +170,7 @@ export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume =
     }
     return { out: cfg.out, metrics, best: state.best, test, testOfLast, meta };
   } finally {
+    await loader.close();
     opt.dispose();
     model.dispose();
   }
@@ -181,23 +183,21 @@ interface EpochOutcome {
 }
 
 async function runEpoch(
-  cfg: TrainConfig, model: Network, opt: SGD, data: DatasetSplits, epoch: number, events: TrainEvents,
+  cfg: TrainConfig, model: Network, opt: SGD, loader: DataLoader, epoch: number, events: TrainEvents,
 ): Promise<EpochOutcome> {
-  const source = trainBatches(data.train, cfg, epoch, data.stats);
-  const nb = source.batches;
+  const nb = loader.batchesPerEpoch;
   const start = performance.now();
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
   let b = 0;
   events.epochStart?.(epoch, nb, learningRate(scheduleOf(cfg), epoch));
-  for await (const batch of source.iterate()) {
+  for await (const batch of epochBatches(loader, epoch)) {
     const lr = learningRate(scheduleOf(cfg), epoch + b / nb);
     opt.lr = lr;
     const r = trainStep(model, opt, batch, cfg.labelSmoothing);
     const n = batch.labels.length;
     if (!Number.isFinite(r.loss)) {
-      await source.close();
       return { row: emptyRow(epoch, lr), steps: b, train_loss: r.loss };
     }
     lossSum += r.loss * n;

@@ -1,5 +1,7 @@
 import type { Shape } from '../backend/backend.js';
+import { readPthStateDict } from '../io/pth.js';
 import { readSafetensors, writeSafetensors, type LoadedTensor } from '../io/safetensors.js';
+import { inferArch, toCanonical, type Layout } from '../io/stateDict.js';
 import { createModel, defaultInputSize } from '../models/registry.js';
 import type { Network } from '../models/network.js';
 import { metaFromStrings, metaToStrings, type ModelMeta } from './modelMeta.js';
@@ -18,12 +20,46 @@ export function toFloat32(file: string, name: string, t: LoadedTensor): Float32A
   throw new Error(`${file}: tensor '${name}' has dtype ${t.dtype}, expected a floating-point tensor`);
 }
 
-/** Reads a weights file: float tensors by name plus whatever metadata it carries. */
+/** Reads a safetensors weights file: float tensors by name plus whatever metadata it carries. */
 export function readWeights(file: string): { tensors: HostTensors; meta: Partial<ModelMeta> } {
   const f = readSafetensors(file);
   const tensors: HostTensors = new Map();
   for (const [k, t] of f.tensors) tensors.set(k, { shape: t.shape, data: toFloat32(file, k, t) });
   return { tensors, meta: metaFromStrings(f.metadata, file) };
+}
+
+/**
+ * Reads weights from a safetensors file or a PyTorch .pt/.pth checkpoint (no Python), renaming
+ * the other common CIFAR-WRN layouts (the authors' code, xternalz) to ours and, without metadata,
+ * inferring the architecture from names and shapes.
+ */
+export async function readAnyWeights(file: string, from: Layout | 'auto' = 'auto'): Promise<{ tensors: HostTensors; meta: Partial<ModelMeta> }> {
+  let raw: { tensors: HostTensors; meta: Partial<ModelMeta> };
+  if (/\.(pth?|pt|bin|ckpt|tar)$/i.test(file) && !file.endsWith('.safetensors')) {
+    const sd = await readPthStateDict(file);
+    const tensors: HostTensors = new Map();
+    for (const [k, t] of sd) {
+      if (k.endsWith('num_batches_tracked')) continue;
+      tensors.set(k, { shape: t.shape, data: toFloat32(file, k, t) });
+    }
+    raw = { tensors, meta: {} };
+  } else {
+    raw = readWeights(file);
+  }
+  if (raw.meta.arch && from === 'auto') return raw;
+  const { tensors } = toCanonical(raw.tensors, from, file);
+  const meta = { ...raw.meta };
+  if (!meta.arch) {
+    try {
+      const inferred = inferArch(tensors, file);
+      meta.arch = inferred.arch;
+      meta.classes ??= inferred.classes;
+      meta.inChannels ??= inferred.inChannels;
+    } catch {
+      // Left to loadNetwork, which asks for --arch.
+    }
+  }
+  return { tensors, meta };
 }
 
 export interface LoadOverrides {

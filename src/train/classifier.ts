@@ -1,0 +1,81 @@
+import { existsSync } from 'node:fs';
+import { decodeImage } from '../data/imagefolder.js';
+import type { Network } from '../models/network.js';
+import { softmaxRows, predictProbs } from './evaluate.js';
+import type { ModelMeta } from './modelMeta.js';
+import { predictLogits } from './step.js';
+import { loadNetwork, readAnyWeights, type LoadOverrides } from './weights.js';
+
+export interface Prediction {
+  label: string;
+  index: number;
+  probability: number;
+}
+
+/** Raw pixels of one image, [C, H, W] row-major, uint8 (0..255) or float in [0, 1]. */
+export interface ImageInput {
+  data: Uint8Array | Float32Array;
+  shape: readonly [number, number, number];
+}
+
+/**
+ * A trained network with its preprocessing (tfjs-models style): `classify` takes an image file or raw
+ * pixels and returns the top-k labels with probabilities.
+ */
+export class Classifier {
+  constructor(readonly model: Network, readonly meta: ModelMeta) {
+    model.eval();
+  }
+
+  /** Decodes (sharp), resizes/center-crops to the model's input size and normalises with its mean/std. */
+  async preprocess(image: string | ImageInput): Promise<Float32Array> {
+    const { inChannels: c, inputSize: s, mean, std } = this.meta;
+    let data: Uint8Array | Float32Array;
+    if (typeof image === 'string') {
+      if (c !== 1 && c !== 3) throw new Error(`${image}: the model takes ${c} input channels; only 1 or 3 can be decoded from image files`);
+      data = await decodeImage(image, s, c);
+    } else {
+      const [ic, h, w] = image.shape;
+      if (ic !== c || h !== s || w !== s) throw new Error(`image of shape [${image.shape.join(',')}], the model expects [${c},${s},${s}]`);
+      data = image.data;
+    }
+    const scale = data instanceof Uint8Array ? 1 / 255 : 1;
+    const out = new Float32Array(c * s * s);
+    for (let ch = 0; ch < c; ch++) {
+      for (let i = 0; i < s * s; i++) out[ch * s * s + i] = (data[ch * s * s + i] * scale - mean[ch]) / std[ch];
+    }
+    return out;
+  }
+
+  /** Top-k labels of one image. */
+  async classify(image: string | ImageInput, topk = 5): Promise<Prediction[]> {
+    const x = await this.preprocess(image);
+    const { inChannels: c, inputSize: s } = this.meta;
+    return topK(predictProbs(this.model, { x, shape: [1, c, s, s] }), this.meta.labels, topk);
+  }
+
+  /** Logits and probabilities for already-normalised input [n, C, H, W]. */
+  run(x: Float32Array, shape: readonly number[]): { logits: Float32Array; probs: Float32Array } {
+    const logits = predictLogits(this.model, x, shape);
+    return { logits, probs: softmaxRows(logits, shape[0], this.meta.classes) };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** The k most probable classes of one probability row. */
+export function topK(probs: Float32Array, labels: readonly string[], k: number): Prediction[] {
+  return Array.from(probs, (p, index) => ({ label: labels[index], index, probability: p }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, Math.max(1, Math.min(k, probs.length)));
+}
+
+/** Loads a weights file (safetensors or .pth; with metadata, or with `overrides` for plain state dicts). */
+export async function loadModel(file: string, overrides: LoadOverrides = {}): Promise<Classifier> {
+  if (!existsSync(file)) throw new Error(`${file}: no such weights file`);
+  const { tensors, meta } = await readAnyWeights(file);
+  const { model, meta: full } = loadNetwork(file, tensors, meta, overrides);
+  return new Classifier(model, full);
+}
