@@ -1,0 +1,960 @@
+// Kernels of the Backend interface on oneDNN 2.x primitives. Activations keep the layouts oneDNN
+// prefers (format_tag::any at every primitive); reorders happen only where two primitives disagree,
+// at upload/read, and for weights (cached per buffer version, see derivedFor).
+#include "kernels.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+
+namespace wrn {
+
+using namespace dnnl;
+using args_t = std::unordered_map<int, memory>;
+
+dt actType = dt::f32;
+
+namespace {
+
+// ---- helpers ---------------------------------------------------------------------------------------
+template <class T>
+using Cache = std::unordered_map<std::string, std::unique_ptr<T>>;
+
+template <class T, class Make>
+T& cached(Cache<T>& c, const std::string& key, Make make) {
+  auto it = c.find(key);
+  if (it != c.end()) return *it->second;
+  auto e = std::make_unique<T>();
+  make(*e);
+  return *c.emplace(key, std::move(e)).first->second;
+}
+
+template <class PD>
+void exec(const primitive& p, const PD& pd, args_t args) {
+  args.insert({DNNL_ARG_SCRATCHPAD, scratchpadFor(pd.scratchpad_desc())});
+  p.execute(strm(), args);
+}
+
+std::string dimsKey(const dims& d) {
+  std::string s;
+  for (auto v : d) {
+    s += std::to_string(v);
+    s += 'x';
+  }
+  s += '|';
+  return s;
+}
+
+int64_t reg(std::unique_ptr<Buf> b) { return registerObj(std::move(b)); }
+
+Buf& live(int64_t h) {
+  Buf* b = lookupBuf(h);
+  materialize(*b);
+  return *b;
+}
+
+void checkSize(const Buf& b, const dims& shape, const char* what) {
+  if (product(b.md.dims()) != product(shape)) {
+    fail(std::string("native ") + what + ": storage holds " + std::to_string(product(b.md.dims())) +
+         " elements, shape needs " + std::to_string(product(shape)));
+  }
+}
+
+algorithm convAlgo() {
+  static algorithm a = [] {
+    const char* e = std::getenv("WRN_CONV_ALGO");
+    if (e && std::string(e) == "auto") return algorithm::convolution_auto;
+    if (e && std::string(e) == "winograd") return algorithm::convolution_winograd;
+    return algorithm::convolution_direct;
+  }();
+  return a;
+}
+
+inline float bf2f(uint16_t v) {
+  uint32_t u = uint32_t(v) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+inline uint16_t f2bf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+/** Physical offset (in elements) of a logical index for any blocked memory descriptor. */
+struct Layout {
+  int nd = 0;
+  int64_t dims_[DNNL_MAX_NDIMS], strides[DNNL_MAX_NDIMS], perDim[DNNL_MAX_NDIMS];
+  int nblk = 0;
+  int64_t blk[DNNL_MAX_NDIMS], after[DNNL_MAX_NDIMS], inner[DNNL_MAX_NDIMS];
+  int idx[DNNL_MAX_NDIMS];
+  int64_t offset0 = 0;
+
+  explicit Layout(const memory::desc& md) {
+    const auto& d = md.data;
+    if (d.format_kind != dnnl_blocked) fail("native backend: unexpected memory format");
+    nd = d.ndims;
+    const auto& b = d.format_desc.blocking;
+    offset0 = d.offset0;
+    for (int i = 0; i < nd; i++) {
+      dims_[i] = d.dims[i];
+      strides[i] = b.strides[i];
+      perDim[i] = 1;
+    }
+    nblk = b.inner_nblks;
+    for (int k = 0; k < nblk; k++) {
+      blk[k] = b.inner_blks[k];
+      idx[k] = b.inner_idxs[k];
+      perDim[idx[k]] *= blk[k];
+    }
+    for (int k = 0; k < nblk; k++) {
+      after[k] = 1;
+      inner[k] = 1;
+      for (int j = k + 1; j < nblk; j++) {
+        if (idx[j] == idx[k]) after[k] *= blk[j];
+        inner[k] *= blk[j];
+      }
+    }
+  }
+
+  int64_t off(const int64_t* i) const {
+    int64_t o = offset0;
+    for (int d = 0; d < nd; d++) o += (i[d] / perDim[d]) * strides[d];
+    for (int k = 0; k < nblk; k++) o += ((i[idx[k]] / after[k]) % blk[k]) * inner[k];
+    return o;
+  }
+};
+
+/** Calls f(logicalIndex, physicalOffset) for every element, in parallel over rows of the last dim. */
+template <class F>
+void forEachElement(const memory::desc& md, F f) {
+  Layout L(md);
+  int64_t last = L.dims_[L.nd - 1];
+  int64_t rows = product(md.dims()) / (last > 0 ? last : 1);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t c[DNNL_MAX_NDIMS];
+    int64_t rem = r;
+    for (int d = L.nd - 2; d >= 0; d--) {
+      c[d] = rem % L.dims_[d];
+      rem /= L.dims_[d];
+    }
+    for (int64_t j = 0; j < last; j++) {
+      c[L.nd - 1] = j;
+      f(r * last + j, L.off(c));
+    }
+  }
+}
+
+// ---- convolution -----------------------------------------------------------------------------------
+struct ConvEntry {
+  convolution_forward::primitive_desc fwd;
+  convolution_forward fwdP;
+  bool hasBwdData = false, hasBwdWeights = false;
+  convolution_backward_data::primitive_desc bwdData;
+  convolution_backward_data bwdDataP;
+  convolution_backward_weights::primitive_desc bwdWeights;
+  convolution_backward_weights bwdWeightsP;
+  dims strides, padL, padR;
+  algorithm algo;
+  memory::desc src, wei, dst, diffWei;
+};
+Cache<ConvEntry> convCache;
+
+ConvEntry& convEntry(const dims& xs, const dims& ws, int stride, int pad) {
+  if (xs.size() != 4 || ws.size() != 4 || xs[1] != ws[1]) fail("native conv2d: input and weight do not match (NCHW x OIHW)");
+  std::string key = dimsKey(xs) + dimsKey(ws) + std::to_string(stride) + ',' + std::to_string(pad) + ',' +
+                    std::to_string(int(actType));
+  return cached(convCache, key, [&](ConvEntry& e) {
+    int64_t oh = (xs[2] + 2 * pad - ws[2]) / stride + 1, ow = (xs[3] + 2 * pad - ws[3]) / stride + 1;
+    if (oh <= 0 || ow <= 0) fail("native conv2d: kernel larger than the padded input");
+    e.strides = {stride, stride};
+    e.padL = {pad, pad};
+    e.padR = {(oh - 1) * stride + ws[2] - xs[2] - pad, (ow - 1) * stride + ws[3] - xs[3] - pad};
+    e.src = memory::desc(xs, actType, tag::any);
+    e.wei = memory::desc(ws, actType, tag::any);
+    e.dst = memory::desc({xs[0], ws[0], oh, ow}, actType, tag::any);
+    e.diffWei = memory::desc(ws, dt::f32, tag::any);
+    e.algo = convAlgo();
+    try {
+      convolution_forward::desc d(prop_kind::forward_training, e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
+      e.fwd = convolution_forward::primitive_desc(d, defaultAttr(), eng());
+    } catch (const dnnl::error&) {
+      if (e.algo == algorithm::convolution_direct) throw;
+      e.algo = algorithm::convolution_direct;
+      convolution_forward::desc d(prop_kind::forward_training, e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
+      e.fwd = convolution_forward::primitive_desc(d, defaultAttr(), eng());
+    }
+    e.fwdP = convolution_forward(e.fwd);
+  });
+}
+
+// ---- batch normalization ---------------------------------------------------------------------------
+struct BnEntry {
+  batch_normalization_forward::primitive_desc fwd;
+  batch_normalization_forward fwdP;
+  bool hasBwd = false;
+  batch_normalization_backward::primitive_desc bwd;
+  batch_normalization_backward bwdP;
+  normalization_flags flags;
+};
+Cache<BnEntry> bnCache;
+
+std::string floatKey(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return std::to_string(u);
+}
+
+BnEntry& bnEntry(const memory::desc& md, float eps, bool training, bool fuseRelu) {
+  std::string key = mdKey(md) + floatKey(eps) + (training ? "T" : "I") + (fuseRelu ? "R" : "");
+  return cached(bnCache, key, [&](BnEntry& e) {
+    e.flags = normalization_flags::use_scale | normalization_flags::use_shift;
+    if (!training) e.flags = e.flags | normalization_flags::use_global_stats;
+    if (fuseRelu) e.flags = e.flags | normalization_flags::fuse_norm_relu;
+    batch_normalization_forward::desc d(training ? prop_kind::forward_training : prop_kind::forward_inference, md, eps,
+                                        e.flags);
+    e.fwd = batch_normalization_forward::primitive_desc(d, defaultAttr(), eng());
+    e.fwdP = batch_normalization_forward(e.fwd);
+  });
+}
+
+// ---- eltwise ---------------------------------------------------------------------------------------
+struct EltEntry {
+  eltwise_forward::primitive_desc fwd;
+  eltwise_forward fwdP;
+  bool hasBwd = false;
+  eltwise_backward::primitive_desc bwd;
+  eltwise_backward bwdP;
+};
+Cache<EltEntry> eltCache;
+
+algorithm eltAlgo(int act, float& alpha) {
+  alpha = 0.f;
+  switch (act) {
+    case kRelu: return algorithm::eltwise_relu;
+    case kSilu: alpha = 1.f; return algorithm::eltwise_swish;
+    case kGelu: return algorithm::eltwise_gelu_erf;
+    default: fail("native backend: unknown activation");
+  }
+}
+
+EltEntry& eltEntry(int act, const memory::desc& md) {
+  std::string key = std::to_string(act) + ':' + mdKey(md);
+  return cached(eltCache, key, [&](EltEntry& e) {
+    float alpha;
+    algorithm a = eltAlgo(act, alpha);
+    eltwise_forward::desc d(prop_kind::forward_training, a, md, alpha, 0.f);
+    e.fwd = eltwise_forward::primitive_desc(d, defaultAttr(), eng());
+    e.fwdP = eltwise_forward(e.fwd);
+  });
+}
+
+std::unique_ptr<Buf> eltFwd(int act, Buf& x) {
+  EltEntry& e = eltEntry(act, x.md);
+  auto y = newBuf(e.fwd.dst_desc());
+  exec(e.fwdP, e.fwd, {{DNNL_ARG_SRC, mem(x)}, {DNNL_ARG_DST, mem(*y)}});
+  return y;
+}
+
+std::unique_ptr<Buf> eltBwd(int act, Buf& dy, Buf& x) {
+  EltEntry& e = eltEntry(act, x.md);
+  if (!e.hasBwd) {
+    float alpha;
+    algorithm a = eltAlgo(act, alpha);
+    eltwise_backward::desc d(a, x.md, x.md, alpha, 0.f);
+    e.bwd = eltwise_backward::primitive_desc(d, defaultAttr(), eng(), e.fwd);
+    e.bwdP = eltwise_backward(e.bwd);
+    e.hasBwd = true;
+  }
+  std::unique_ptr<Buf> tmp;
+  Buf& g = ensure(dy, e.bwd.diff_dst_desc(), tmp);
+  auto dx = newBuf(e.bwd.diff_src_desc());
+  exec(e.bwdP, e.bwd, {{DNNL_ARG_SRC, mem(x)}, {DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_DIFF_SRC, mem(*dx)}});
+  return dx;
+}
+
+// ---- binary add ------------------------------------------------------------------------------------
+struct BinEntry {
+  binary::primitive_desc pd;
+  binary prim;
+};
+Cache<BinEntry> binCache;
+
+void binaryAdd(Buf& a, Buf& b, Buf& dst) {
+  BinEntry& e = cached(binCache, mdKey(a.md), [&](BinEntry& e) {
+    binary::desc d(algorithm::binary_add, a.md, a.md, a.md);
+    e.pd = binary::primitive_desc(d, defaultAttr(), eng());
+    e.prim = binary(e.pd);
+  });
+  exec(e.prim, e.pd, {{DNNL_ARG_SRC_0, mem(a)}, {DNNL_ARG_SRC_1, mem(b)}, {DNNL_ARG_DST, mem(dst)}});
+}
+
+std::unique_ptr<Buf> copyOf(Buf& a) {
+  auto out = newBuf(a.md);
+  std::memcpy(out->ptr, a.ptr, a.bytes);
+  return out;
+}
+
+// ---- pooling ---------------------------------------------------------------------------------------
+struct PoolEntry {
+  pooling_forward::primitive_desc fwd;
+  pooling_forward fwdP;
+  bool hasBwd = false;
+  pooling_backward::primitive_desc bwd;
+  pooling_backward bwdP;
+  dims strides, kernel, padL, padR;
+  algorithm algo;
+};
+Cache<PoolEntry> poolCache;
+
+PoolEntry& poolEntry(algorithm algo, const memory::desc& src, int kh, int kw, int stride, int pad) {
+  std::string key = std::to_string(int(algo)) + ':' + mdKey(src) + std::to_string(kh) + ',' + std::to_string(kw) + ',' +
+                    std::to_string(stride) + ',' + std::to_string(pad);
+  return cached(poolCache, key, [&](PoolEntry& e) {
+    dims xs = src.dims();
+    int64_t oh = (xs[2] + 2 * pad - kh) / stride + 1, ow = (xs[3] + 2 * pad - kw) / stride + 1;
+    if (oh <= 0 || ow <= 0) fail("native pooling: window larger than the padded input");
+    e.algo = algo;
+    e.strides = {stride, stride};
+    e.kernel = {kh, kw};
+    e.padL = {pad, pad};
+    e.padR = {(oh - 1) * stride + kh - xs[2] - pad, (ow - 1) * stride + kw - xs[3] - pad};
+    memory::desc dst({xs[0], xs[1], oh, ow}, src.data_type(), tag::any);
+    pooling_forward::desc d(prop_kind::forward_training, algo, src, dst, e.strides, e.kernel, e.padL, e.padR);
+    e.fwd = pooling_forward::primitive_desc(d, defaultAttr(), eng());
+    e.fwdP = pooling_forward(e.fwd);
+  });
+}
+
+struct PoolSaved : Saved {
+  PoolEntry* entry = nullptr;
+};
+
+// ---- inner product ---------------------------------------------------------------------------------
+struct IpEntry {
+  inner_product_forward::primitive_desc fwd;
+  inner_product_forward fwdP;
+  bool hasBwd = false;
+  inner_product_backward_data::primitive_desc bwdData;
+  inner_product_backward_data bwdDataP;
+  inner_product_backward_weights::primitive_desc bwdWeights;
+  inner_product_backward_weights bwdWeightsP;
+  memory::desc src, wei, bias, dst;
+};
+Cache<IpEntry> ipCache;
+
+IpEntry& ipEntry(int64_t n, int64_t in, int64_t out, bool hasBias) {
+  std::string key = std::to_string(n) + ',' + std::to_string(in) + ',' + std::to_string(out) + (hasBias ? "b" : "");
+  return cached(ipCache, key, [&](IpEntry& e) {
+    e.src = memory::desc({n, in}, dt::f32, tag::ab);
+    e.wei = memory::desc({out, in}, dt::f32, tag::ab);
+    e.bias = hasBias ? memory::desc({out}, dt::f32, tag::a) : memory::desc();
+    e.dst = memory::desc({n, out}, dt::f32, tag::ab);
+    inner_product_forward::desc d(prop_kind::forward_training, e.src, e.wei, e.bias, e.dst);
+    e.fwd = inner_product_forward::primitive_desc(d, defaultAttr(), eng());
+    e.fwdP = inner_product_forward(e.fwd);
+  });
+}
+
+}  // namespace
+
+// =====================================================================================================
+// memory
+// =====================================================================================================
+int64_t kUpload(const float* data, const dims& shape) {
+  auto b = newBuf(plainDesc(shape, dt::f32));
+  std::memcpy(b->ptr, data, size_t(product(shape)) * sizeof(float));
+  return reg(std::move(b));
+}
+
+void kRead(int64_t h, const dims& shape, float* out) {
+  Buf* b = lookupBuf(h);
+  checkSize(*b, shape, "read");
+  size_t n = size_t(product(shape));
+  if (b->lazyZero) {
+    std::memset(out, 0, n * sizeof(float));
+    return;
+  }
+  memory::desc plain = plainDesc(b->md.dims(), dt::f32);
+  if (b->md == plain) {
+    std::memcpy(out, b->ptr, n * sizeof(float));
+    return;
+  }
+  reorderRaw(b->md, b->ptr, plain, out);
+}
+
+int64_t kZeros(const dims& shape) {
+  auto b = std::make_unique<Buf>();
+  b->md = plainDesc(shape, dt::f32);
+  b->lazyZero = true;
+  return reg(std::move(b));
+}
+
+int64_t kCopy(int64_t a) {
+  Buf* b = lookupBuf(a);
+  if (b->lazyZero) {
+    auto z = std::make_unique<Buf>();
+    z->md = b->md;
+    z->lazyZero = true;
+    return reg(std::move(z));
+  }
+  return reg(copyOf(*b));
+}
+
+// =====================================================================================================
+// convolution
+// =====================================================================================================
+int64_t kConv2d(int64_t xh, const dims& xs, int64_t wh, const dims& ws, int stride, int pad) {
+  ConvEntry& e = convEntry(xs, ws, stride, pad);
+  Buf& x = live(xh);
+  Buf& w = live(wh);
+  std::unique_ptr<Buf> tx;
+  Buf& xs2 = ensure(x, e.fwd.src_desc(), tx);
+  void* wp = derivedFor(w, e.fwd.weights_desc());
+  auto y = newBuf(e.fwd.dst_desc());
+  exec(e.fwdP, e.fwd,
+       {{DNNL_ARG_SRC, mem(xs2)}, {DNNL_ARG_WEIGHTS, mem(e.fwd.weights_desc(), wp)}, {DNNL_ARG_DST, mem(*y)}});
+  return reg(std::move(y));
+}
+
+int64_t kConv2dBackwardData(int64_t dyh, int64_t wh, const dims& ws, const dims& xs, int stride, int pad) {
+  ConvEntry& e = convEntry(xs, ws, stride, pad);
+  if (!e.hasBwdData) {
+    convolution_backward_data::desc d(e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
+    e.bwdData = convolution_backward_data::primitive_desc(d, defaultAttr(), eng(), e.fwd);
+    e.bwdDataP = convolution_backward_data(e.bwdData);
+    e.hasBwdData = true;
+  }
+  Buf& dy = live(dyh);
+  Buf& w = live(wh);
+  std::unique_ptr<Buf> tdy;
+  Buf& g = ensure(dy, e.bwdData.diff_dst_desc(), tdy);
+  void* wp = derivedFor(w, e.bwdData.weights_desc());
+  auto dx = newBuf(e.bwdData.diff_src_desc());
+  exec(e.bwdDataP, e.bwdData,
+       {{DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_WEIGHTS, mem(e.bwdData.weights_desc(), wp)}, {DNNL_ARG_DIFF_SRC, mem(*dx)}});
+  return reg(std::move(dx));
+}
+
+int64_t kConv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const dims& ws, int stride, int pad) {
+  ConvEntry& e = convEntry(xs, ws, stride, pad);
+  if (!e.hasBwdWeights) {
+    convolution_backward_weights::desc d(e.algo, e.src, e.diffWei, e.dst, e.strides, e.padL, e.padR);
+    e.bwdWeights = convolution_backward_weights::primitive_desc(d, defaultAttr(), eng(), e.fwd);
+    e.bwdWeightsP = convolution_backward_weights(e.bwdWeights);
+    e.hasBwdWeights = true;
+  }
+  Buf& dy = live(dyh);
+  Buf& x = live(xh);
+  std::unique_ptr<Buf> tdy, tx;
+  Buf& g = ensure(dy, e.bwdWeights.diff_dst_desc(), tdy);
+  Buf& xx = ensure(x, e.bwdWeights.src_desc(), tx);
+  auto dw = newBuf(e.bwdWeights.diff_weights_desc());
+  exec(e.bwdWeightsP, e.bwdWeights,
+       {{DNNL_ARG_SRC, mem(xx)}, {DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_DIFF_WEIGHTS, mem(*dw)}});
+  return reg(std::move(dw));
+}
+
+// =====================================================================================================
+// batch normalization
+// =====================================================================================================
+namespace {
+memory::desc channelDesc(int64_t c) { return memory::desc({c}, dt::f32, tag::a); }
+
+float* channelPtr(Buf& b, int64_t c, std::unique_ptr<Buf>& tmp) {
+  return static_cast<float*>(ensure(b, channelDesc(c), tmp).ptr);
+}
+
+float* channelInPlace(int64_t h, int64_t c) {
+  Buf& b = *lookupBuf(h);
+  memory::desc want = channelDesc(c);
+  if (b.lazyZero) materialize(b, &want);
+  if (!(b.md == want)) {
+    // Keep the handle, replace its memory by a plain f32 copy (running statistics are updated in place).
+    auto plain = reorderTo(b, want);
+    poolFree(b.ptr, b.bytes);
+    b.ptr = plain->ptr;
+    b.bytes = plain->bytes;
+    b.md = want;
+    plain->ptr = nullptr;
+    plain->bytes = 0;
+  }
+  b.version++;
+  b.clearDerived();
+  return static_cast<float*>(b.ptr);
+}
+}  // namespace
+
+std::pair<int64_t, int64_t> kBatchNormTrain(int64_t xh, const dims& xs, int64_t gh, int64_t bh, int64_t rmh,
+                                            int64_t rvh, float momentum, float eps, int act) {
+  Buf& x = live(xh);
+  checkSize(x, xs, "batchNormTrain");
+  dims d = x.md.dims();
+  if (d.size() < 2) fail("native batchNormTrain: expected NCHW input");
+  int64_t c = d[1];
+  bool fuseRelu = act == kRelu;
+  BnEntry& e = bnEntry(x.md, eps, true, fuseRelu);
+  std::unique_ptr<Buf> tg, tb;
+  float* gamma = channelPtr(*lookupBuf(gh), c, tg);
+  float* beta = channelPtr(*lookupBuf(bh), c, tb);
+  auto saved = std::make_unique<Saved>();
+  saved->activation = act;
+  auto mean = newBuf(channelDesc(c));
+  auto var = newBuf(channelDesc(c));
+  auto y = newBuf(e.fwd.dst_desc());
+  args_t a{{DNNL_ARG_SRC, mem(x)},
+           {DNNL_ARG_DST, mem(*y)},
+           {DNNL_ARG_SCALE, mem(channelDesc(c), gamma)},
+           {DNNL_ARG_SHIFT, mem(channelDesc(c), beta)},
+           {DNNL_ARG_MEAN, mem(*mean)},
+           {DNNL_ARG_VARIANCE, mem(*var)}};
+  std::unique_ptr<Buf> ws;
+  if (fuseRelu) {
+    ws = newBuf(e.fwd.workspace_desc());
+    a.insert({DNNL_ARG_WORKSPACE, mem(*ws)});
+  }
+  exec(e.fwdP, e.fwd, a);
+
+  // Running statistics (PyTorch: unbiased variance).
+  int64_t n = product(d) / c;
+  double unbias = n > 1 ? double(n) / double(n - 1) : 1.0;
+  float* rm = channelInPlace(rmh, c);
+  float* rv = channelInPlace(rvh, c);
+  const float* m = static_cast<float*>(mean->ptr);
+  const float* v = static_cast<float*>(var->ptr);
+  for (int64_t i = 0; i < c; i++) {
+    rm[i] = float((1.0 - momentum) * rm[i] + momentum * m[i]);
+    rv[i] = float((1.0 - momentum) * rv[i] + momentum * v[i] * unbias);
+  }
+
+  std::unique_ptr<Buf> out = std::move(y);
+  std::unique_ptr<Buf> z;
+  if (act == kSilu || act == kGelu) {
+    z = std::move(out);
+    out = eltFwd(act, *z);
+  }
+  saved->bufs.push_back(std::move(mean));
+  saved->bufs.push_back(std::move(var));
+  saved->bufs.push_back(std::move(ws));
+  saved->bufs.push_back(std::move(z));
+  int64_t yh = reg(std::move(out));
+  return {yh, registerObj(std::move(saved))};
+}
+
+int64_t kBatchNormInfer(int64_t xh, const dims& xs, int64_t gh, int64_t bh, int64_t rmh, int64_t rvh, float eps,
+                        int act) {
+  Buf& x = live(xh);
+  checkSize(x, xs, "batchNormInfer");
+  int64_t c = x.md.dims()[1];
+  BnEntry& e = bnEntry(x.md, eps, false, act == kRelu);
+  std::unique_ptr<Buf> tg, tb, tm, tv;
+  float* gamma = channelPtr(*lookupBuf(gh), c, tg);
+  float* beta = channelPtr(*lookupBuf(bh), c, tb);
+  float* rm = channelPtr(*lookupBuf(rmh), c, tm);
+  float* rv = channelPtr(*lookupBuf(rvh), c, tv);
+  auto y = newBuf(e.fwd.dst_desc());
+  exec(e.fwdP, e.fwd,
+       {{DNNL_ARG_SRC, mem(x)},
+        {DNNL_ARG_DST, mem(*y)},
+        {DNNL_ARG_SCALE, mem(channelDesc(c), gamma)},
+        {DNNL_ARG_SHIFT, mem(channelDesc(c), beta)},
+        {DNNL_ARG_MEAN, mem(channelDesc(c), rm)},
+        {DNNL_ARG_VARIANCE, mem(channelDesc(c), rv)}});
+  if (act == kSilu || act == kGelu) y = eltFwd(act, *y);
+  return reg(std::move(y));
+}
+
+std::array<int64_t, 3> kBatchNormBackward(int64_t dyh, int64_t xh, const dims& xs, int64_t gh, int64_t bh,
+                                          int64_t sh, float eps, int act) {
+  Buf& x = live(xh);
+  Buf& dy0 = live(dyh);
+  Saved& s = *lookupSaved(sh);
+  int64_t c = x.md.dims()[1];
+  bool fuseRelu = act == kRelu;
+  BnEntry& e = bnEntry(x.md, eps, true, fuseRelu);
+  if (!e.hasBwd) {
+    batch_normalization_backward::desc d(prop_kind::backward, x.md, x.md, eps, e.flags);
+    e.bwd = batch_normalization_backward::primitive_desc(d, defaultAttr(), eng(), e.fwd);
+    e.bwdP = batch_normalization_backward(e.bwd);
+    e.hasBwd = true;
+  }
+  std::unique_ptr<Buf> dz;
+  Buf* dy = &dy0;
+  if (act == kSilu || act == kGelu) {
+    dz = eltBwd(act, dy0, *s.bufs[3]);
+    dy = dz.get();
+  }
+  std::unique_ptr<Buf> tdy, tg, tb;
+  Buf& g = ensure(*dy, e.bwd.diff_dst_desc(), tdy);
+  float* gamma = channelPtr(*lookupBuf(gh), c, tg);
+  float* beta = channelPtr(*lookupBuf(bh), c, tb);
+  auto dx = newBuf(e.bwd.diff_src_desc());
+  auto dgamma = newBuf(channelDesc(c));
+  auto dbeta = newBuf(channelDesc(c));
+  args_t a{{DNNL_ARG_SRC, mem(x)},
+           {DNNL_ARG_DIFF_DST, mem(g)},
+           {DNNL_ARG_MEAN, mem(*s.bufs[0])},
+           {DNNL_ARG_VARIANCE, mem(*s.bufs[1])},
+           {DNNL_ARG_SCALE, mem(channelDesc(c), gamma)},
+           {DNNL_ARG_SHIFT, mem(channelDesc(c), beta)},  // oneDNN 2.6 needs it (see notes/engine.md)
+           {DNNL_ARG_DIFF_SRC, mem(*dx)},
+           {DNNL_ARG_DIFF_SCALE, mem(*dgamma)},
+           {DNNL_ARG_DIFF_SHIFT, mem(*dbeta)}};
+  if (fuseRelu) a.insert({DNNL_ARG_WORKSPACE, mem(*s.bufs[2])});
+  exec(e.bwdP, e.bwd, a);
+  return {reg(std::move(dx)), reg(std::move(dgamma)), reg(std::move(dbeta))};
+}
+
+// =====================================================================================================
+// elementwise
+// =====================================================================================================
+int64_t kActivation(int act, int64_t xh, const dims& shape) {
+  Buf& x = live(xh);
+  checkSize(x, shape, "activation");
+  if (act == kIdentity) return reg(copyOf(x));
+  return reg(eltFwd(act, x));
+}
+
+int64_t kActivationBackward(int act, int64_t dyh, int64_t xh, const dims& shape) {
+  Buf& dy = live(dyh);
+  checkSize(dy, shape, "activationBackward");
+  if (act == kIdentity) return reg(copyOf(dy));
+  Buf& x = live(xh);
+  return reg(eltBwd(act, dy, x));
+}
+
+int64_t kDropout(int64_t xh, const dims& shape, double p, uint32_t seed) {
+  Buf& x = live(xh);
+  checkSize(x, shape, "dropout");
+  if (p <= 0) return reg(copyOf(x));
+  auto y = newBuf(x.md);
+  std::memset(y->ptr, 0, y->bytes);  // padding stays zero
+  const double thr = p * 4294967296.0;
+  const float scale = float(1.0 / (1.0 - p));
+  auto keep = [seed, thr](int64_t i) {
+    uint32_t h = (uint32_t(uint64_t(i)) * 0x9e3779b9u) ^ seed;
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    h ^= h >> 16;
+    return double(h) >= thr;
+  };
+  if (x.md.data_type() == dt::bf16) {
+    const uint16_t* src = static_cast<const uint16_t*>(x.ptr);
+    uint16_t* dst = static_cast<uint16_t*>(y->ptr);
+    forEachElement(x.md, [&](int64_t i, int64_t o) { dst[o] = keep(i) ? f2bf(bf2f(src[o]) * scale) : 0; });
+  } else if (x.md.data_type() == dt::f32) {
+    const float* src = static_cast<const float*>(x.ptr);
+    float* dst = static_cast<float*>(y->ptr);
+    forEachElement(x.md, [&](int64_t i, int64_t o) { dst[o] = keep(i) ? src[o] * scale : 0.f; });
+  } else {
+    fail("native dropout: unsupported data type");
+  }
+  return reg(std::move(y));
+}
+
+int64_t kAdd(int64_t ah, int64_t bh, const dims& shape) {
+  Buf& a = live(ah);
+  Buf& b = live(bh);
+  checkSize(a, shape, "add");
+  checkSize(b, shape, "add");
+  std::unique_ptr<Buf> tb;
+  Buf& bb = ensure(b, a.md, tb);
+  auto y = newBuf(a.md);
+  binaryAdd(a, bb, *y);
+  return reg(std::move(y));
+}
+
+void kAddInPlace(int64_t ah, int64_t bh, const dims& shape) {
+  Buf& a = *lookupBuf(ah);
+  Buf& b = *lookupBuf(bh);
+  checkSize(a, shape, "addInPlace");
+  checkSize(b, shape, "addInPlace");
+  if (b.lazyZero) return;
+  a.version++;
+  a.clearDerived();
+  if (a.lazyZero) {
+    // 0 + b: adopt b's layout and values (gradient copies stay in the producer's layout).
+    a.md = b.md;
+    a.bytes = b.bytes;
+    a.ptr = poolAlloc(a.bytes);
+    a.lazyZero = false;
+    std::memcpy(a.ptr, b.ptr, a.bytes);
+    return;
+  }
+  std::unique_ptr<Buf> tb;
+  Buf& bb = ensure(b, a.md, tb);
+  binaryAdd(a, bb, a);
+}
+
+// =====================================================================================================
+// pooling
+// =====================================================================================================
+int64_t kGlobalAvgPool(int64_t xh, const dims& xs) {
+  Buf& x = live(xh);
+  checkSize(x, xs, "globalAvgPool");
+  dims d = x.md.dims();
+  if (d.size() != 4) fail("native globalAvgPool: expected NCHW");
+  PoolEntry& e = poolEntry(algorithm::pooling_avg_exclude_padding, x.md, int(d[2]), int(d[3]), 1, 0);
+  auto pooled = newBuf(e.fwd.dst_desc());
+  exec(e.fwdP, e.fwd, {{DNNL_ARG_SRC, mem(x)}, {DNNL_ARG_DST, mem(*pooled)}});
+  auto y = newBuf(plainDesc({d[0], d[1]}, dt::f32));
+  reorderRaw(pooled->md, pooled->ptr, plainDesc({d[0], d[1], 1, 1}, dt::f32), y->ptr);
+  return reg(std::move(y));
+}
+
+int64_t kGlobalAvgPoolBackward(int64_t dyh, const dims& xs) {
+  if (xs.size() != 4) fail("native globalAvgPoolBackward: expected NCHW");
+  Buf& dy0 = live(dyh);
+  std::unique_ptr<Buf> tdy;
+  const int64_t n = xs[0], c = xs[1], hw = xs[2] * xs[3];
+  const float* g = static_cast<const float*>(ensure(dy0, plainDesc({n, c}, dt::f32), tdy).ptr);
+  const bool blocked = c % 16 == 0;
+  memory::desc md(xs, actType, blocked ? tag::aBcd16b : tag::abcd);
+  auto dx = newBuf(md);
+  const float inv = 1.f / float(hw);
+  const bool bf = actType == dt::bf16;
+  void* out = dx->ptr;
+  if (blocked) {
+    const int64_t cb = c / 16;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+      for (int64_t b = 0; b < cb; b++) {
+        float v[16];
+        for (int k = 0; k < 16; k++) v[k] = g[i * c + b * 16 + k] * inv;
+        int64_t base = (i * cb + b) * hw * 16;
+        if (bf) {
+          uint16_t vb[16];
+          for (int k = 0; k < 16; k++) vb[k] = f2bf(v[k]);
+          uint16_t* o = static_cast<uint16_t*>(out) + base;
+          for (int64_t p = 0; p < hw; p++) std::memcpy(o + p * 16, vb, sizeof vb);
+        } else {
+          float* o = static_cast<float*>(out) + base;
+          for (int64_t p = 0; p < hw; p++) std::memcpy(o + p * 16, v, sizeof v);
+        }
+      }
+    }
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n * c; r++) {
+      float v = g[r] * inv;
+      if (bf) {
+        uint16_t vb = f2bf(v);
+        uint16_t* o = static_cast<uint16_t*>(out) + r * hw;
+        for (int64_t p = 0; p < hw; p++) o[p] = vb;
+      } else {
+        float* o = static_cast<float*>(out) + r * hw;
+        for (int64_t p = 0; p < hw; p++) o[p] = v;
+      }
+    }
+  }
+  return reg(std::move(dx));
+}
+
+std::pair<int64_t, int64_t> kMaxPool2d(int64_t xh, const dims& xs, int kernel, int stride, int pad) {
+  Buf& x = live(xh);
+  checkSize(x, xs, "maxPool2d");
+  if (x.md.dims().size() != 4) fail("native maxPool2d: expected NCHW");
+  PoolEntry& e = poolEntry(algorithm::pooling_max, x.md, kernel, kernel, stride, pad);
+  auto y = newBuf(e.fwd.dst_desc());
+  auto ws = newBuf(e.fwd.workspace_desc());
+  exec(e.fwdP, e.fwd, {{DNNL_ARG_SRC, mem(x)}, {DNNL_ARG_DST, mem(*y)}, {DNNL_ARG_WORKSPACE, mem(*ws)}});
+  auto s = std::make_unique<PoolSaved>();
+  s->entry = &e;
+  s->bufs.push_back(std::move(ws));
+  s->mds.push_back(x.md);
+  return {reg(std::move(y)), registerObj(std::move(s))};
+}
+
+int64_t kMaxPool2dBackward(int64_t dyh, const dims& xs, int64_t sh) {
+  PoolSaved* s = dynamic_cast<PoolSaved*>(lookupSaved(sh));
+  if (!s) fail("native maxPool2dBackward: saved context is not a max-pool context");
+  PoolEntry& e = *s->entry;
+  if (!e.hasBwd) {
+    pooling_backward::desc d(e.algo, e.fwd.src_desc(), e.fwd.dst_desc(), e.strides, e.kernel, e.padL, e.padR);
+    e.bwd = pooling_backward::primitive_desc(d, defaultAttr(), eng(), e.fwd);
+    e.bwdP = pooling_backward(e.bwd);
+    e.hasBwd = true;
+  }
+  Buf& dy0 = live(dyh);
+  std::unique_ptr<Buf> tdy;
+  Buf& g = ensure(dy0, e.bwd.diff_dst_desc(), tdy);
+  auto dx = newBuf(e.bwd.diff_src_desc());
+  exec(e.bwdP, e.bwd, {{DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_WORKSPACE, mem(*s->bufs[0])}, {DNNL_ARG_DIFF_SRC, mem(*dx)}});
+  return reg(std::move(dx));
+}
+
+// =====================================================================================================
+// linear
+// =====================================================================================================
+int64_t kLinear(int64_t xh, const dims& xs, int64_t wh, const dims& ws, int64_t bh) {
+  if (xs.size() != 2 || ws.size() != 2 || xs[1] != ws[1]) fail("native linear: input and weight do not match");
+  IpEntry& e = ipEntry(xs[0], xs[1], ws[0], bh >= 0);
+  Buf& x = live(xh);
+  Buf& w = live(wh);
+  std::unique_ptr<Buf> tx, tb;
+  Buf& xx = ensure(x, e.src, tx);
+  void* wp = derivedFor(w, e.wei);
+  auto y = newBuf(e.dst);
+  args_t a{{DNNL_ARG_SRC, mem(xx)}, {DNNL_ARG_WEIGHTS, mem(e.wei, wp)}, {DNNL_ARG_DST, mem(*y)}};
+  if (bh >= 0) a.insert({DNNL_ARG_BIAS, mem(ensure(live(bh), e.bias, tb))});
+  exec(e.fwdP, e.fwd, a);
+  return reg(std::move(y));
+}
+
+std::array<int64_t, 3> kLinearBackward(int64_t dyh, int64_t xh, const dims& xs, int64_t wh, const dims& ws,
+                                       bool hasBias) {
+  IpEntry& e = ipEntry(xs[0], xs[1], ws[0], hasBias);
+  if (!e.hasBwd) {
+    inner_product_backward_data::desc dd(e.src, e.wei, e.dst);
+    e.bwdData = inner_product_backward_data::primitive_desc(dd, defaultAttr(), eng(), e.fwd);
+    e.bwdDataP = inner_product_backward_data(e.bwdData);
+    if (hasBias) {
+      inner_product_backward_weights::desc dw(e.src, e.wei, e.bias, e.dst);
+      e.bwdWeights = inner_product_backward_weights::primitive_desc(dw, defaultAttr(), eng(), e.fwd);
+    } else {
+      inner_product_backward_weights::desc dw(e.src, e.wei, e.dst);
+      e.bwdWeights = inner_product_backward_weights::primitive_desc(dw, defaultAttr(), eng(), e.fwd);
+    }
+    e.bwdWeightsP = inner_product_backward_weights(e.bwdWeights);
+    e.hasBwd = true;
+  }
+  Buf& dy = live(dyh);
+  Buf& x = live(xh);
+  Buf& w = live(wh);
+  std::unique_ptr<Buf> tdy, tx;
+  Buf& g = ensure(dy, e.dst, tdy);
+  Buf& xx = ensure(x, e.src, tx);
+  void* wp = derivedFor(w, e.wei);
+  auto dx = newBuf(e.src);
+  exec(e.bwdDataP, e.bwdData, {{DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_WEIGHTS, mem(e.wei, wp)}, {DNNL_ARG_DIFF_SRC, mem(*dx)}});
+  auto dw = newBuf(e.wei);
+  std::unique_ptr<Buf> db;
+  args_t a{{DNNL_ARG_SRC, mem(xx)}, {DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_DIFF_WEIGHTS, mem(*dw)}};
+  if (hasBias) {
+    db = newBuf(e.bias);
+    a.insert({DNNL_ARG_DIFF_BIAS, mem(*db)});
+  }
+  exec(e.bwdWeightsP, e.bwdWeights, a);
+  return {reg(std::move(dx)), reg(std::move(dw)), hasBias ? reg(std::move(db)) : -1};
+}
+
+// =====================================================================================================
+// loss
+// =====================================================================================================
+std::pair<double, int64_t> kSoftmaxCrossEntropy(int64_t lh, const dims& shape, const int32_t* labels,
+                                                double smoothing) {
+  if (shape.size() != 2) fail("native softmaxCrossEntropy: expected [N,K] logits");
+  const int64_t n = shape[0], k = shape[1];
+  Buf& l0 = live(lh);
+  std::unique_ptr<Buf> tl;
+  const float* logits = static_cast<const float*>(ensure(l0, plainDesc(shape, dt::f32), tl).ptr);
+  auto d = newBuf(plainDesc(shape, dt::f32));
+  float* g = static_cast<float*>(d->ptr);
+  double total = 0;
+  const double off = smoothing / double(k), on = 1.0 - smoothing + off;
+  for (int64_t i = 0; i < n; i++) {
+    const float* row = logits + i * k;
+    float* grow = g + i * k;
+    double mx = row[0];
+    for (int64_t j = 1; j < k; j++) mx = std::max(mx, double(row[j]));
+    double sum = 0;
+    for (int64_t j = 0; j < k; j++) sum += std::exp(double(row[j]) - mx);
+    double lse = mx + std::log(sum);
+    int32_t y = labels[i];
+    if (y < 0 || y >= k) fail("native softmaxCrossEntropy: label " + std::to_string(y) + " outside [0, " + std::to_string(k) + ")");
+    double li = 0;
+    for (int64_t j = 0; j < k; j++) {
+      double t = j == y ? on : off;
+      double logp = double(row[j]) - lse;
+      li -= t * logp;
+      grow[j] = float((std::exp(logp) - t) / double(n));
+    }
+    total += li;
+  }
+  return {total / double(n), reg(std::move(d))};
+}
+
+// =====================================================================================================
+// optimizer
+// =====================================================================================================
+void kSgdStep(int64_t ph, int64_t gh, int64_t bh, const dims& shape, const SgdOpts& o) {
+  Buf& p = live(ph);
+  checkSize(p, shape, "sgdStep");
+  memory::desc pmd = p.md;
+  if (pmd.data_type() != dt::f32) fail("native sgdStep: parameters must be float32");
+  std::unique_ptr<Buf> tg;
+  Buf& g = ensure(*lookupBuf(gh), pmd, tg);
+  float* pp = static_cast<float*>(p.ptr);
+  const float* gg = static_cast<const float*>(g.ptr);
+  float* buf = nullptr;
+  if (o.momentum != 0.f) {
+    if (bh < 0) fail("native sgdStep: momentum needs a momentum buffer");
+    Buf& mb = *lookupBuf(bh);
+    if (mb.lazyZero) materialize(mb, &pmd);
+    if (!(mb.md == pmd)) {
+      std::unique_ptr<Buf> t;
+      Buf& conv = ensure(mb, pmd, t);
+      auto fresh = copyOf(conv);
+      poolFree(mb.ptr, mb.bytes);
+      mb.md = pmd;
+      mb.ptr = fresh->ptr;
+      mb.bytes = fresh->bytes;
+      fresh->ptr = nullptr;
+      fresh->bytes = 0;
+    }
+    mb.version++;
+    mb.clearDerived();
+    buf = static_cast<float*>(mb.ptr);
+  }
+  const int64_t n = int64_t(p.bytes / sizeof(float));
+  const float lr = o.lr, mom = o.momentum, damp = 1.f - o.dampening, wd = o.weightDecay;
+  const bool nest = o.nesterov, first = o.firstStep;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = gg[i] + wd * pp[i];
+    if (buf) {
+      float b = first ? gi : mom * buf[i] + damp * gi;
+      buf[i] = b;
+      gi = nest ? gi + mom * b : b;
+    }
+    pp[i] -= lr * gi;
+  }
+  p.version++;
+}
+
+}  // namespace wrn
+
+namespace wrn {
+
+int64_t kRelayout(int64_t h, int blocked) {
+  Buf& b = live(h);
+  dims d = b.md.dims();
+  tag t = plainTag(d.size());
+  if (blocked) {
+    if (d.size() == 4) t = tag::aBcd16b;
+  }
+  return reg(reorderTo(b, memory::desc(d, actType, t)));
+}
+
+std::string kDescribeLayout(int64_t h) {
+  Buf& b = *lookupBuf(h);
+  if (b.lazyZero) return "zero";
+  const auto& d = b.md.data;
+  std::string s = b.md.data_type() == dt::bf16 ? "bf16:" : b.md.data_type() == dt::f32 ? "f32:" : "other:";
+  const auto& bl = d.format_desc.blocking;
+  for (int k = 0; k < bl.inner_nblks; k++) s += std::to_string(bl.inner_blks[k]) + char('a' + bl.inner_idxs[k]);
+  if (bl.inner_nblks == 0) s += "plain";
+  return s;
+}
+
+}  // namespace wrn
