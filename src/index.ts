@@ -14,3 +14,4 @@ export * from './nn/index.js';
 export * from './models/index.js';
 export * from './optim/index.js';
 export * as data from './data/index.js';
+export * from './report/index.js';
