@@ -11,7 +11,7 @@ import { DataError, asDataError } from './errors.js';
 import { allocShared, validateDataset, type Dataset } from './dataset.js';
 import { pathKind } from './files.js';
 
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif'];
 
 export interface ImageFolderOptions {
   /** Output side length (the shorter side is resized to it, then center-cropped). Default 32. */
@@ -98,6 +98,7 @@ export async function loadImageFolderSplit(dir: string, split: string, opts: Ima
   if (found.length === 0) throw new DataError(`${dir}: no class sub-folders (expected one sub-folder of images per class)`, dir);
   const names = classes ?? found;
   const files: { file: string; label: number }[] = [];
+  const ignored: string[] = [];
   for (const cls of found) {
     const label = names.indexOf(cls);
     const cdir = join(dir, cls);
@@ -109,6 +110,7 @@ export async function loadImageFolderSplit(dir: string, split: string, opts: Ima
       throw asDataError(err, cdir, 'a class folder of images');
     }
     const imgs = entries.filter((e) => e.isFile() && isImage(e.name)).map((e) => e.name).sort();
+    for (const e of entries) if (e.isFile() && !e.name.startsWith('.') && !isImage(e.name)) ignored.push(join(cdir, e.name));
     if (imgs.length === 0) {
       throw new DataError(`${cdir}: empty class folder (expected ${IMAGE_EXTENSIONS.join('/')} images)`, cdir);
     }
@@ -134,7 +136,8 @@ export async function loadImageFolderSplit(dir: string, split: string, opts: Ima
     labels,
     shape: [n, channels, size, size],
     classes: names,
-    meta: { name: opts.name ?? basename(dir), split, sources: [dir], size, channels },
+    // Files that are not images (by extension) are skipped, but listed here so that nothing is dropped unseen.
+    meta: { name: opts.name ?? basename(dir), split, sources: [dir], size, channels, ignoredFiles: ignored },
   };
   return validateDataset(ds, dir);
 }

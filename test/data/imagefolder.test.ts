@@ -44,6 +44,7 @@ describe('image-folder reader (sharp)', () => {
     // JPEG: close to (200, 100, 50).
     for (const [c, v] of [[0, 200], [1, 100], [2, 50]]) assert.ok(Math.abs(px(1, c, 4, 4) - v) <= 3, `jpeg channel ${c}: ${px(1, c, 4, 4)}`);
     assert.deepEqual([px(2, 0, 0, 0), px(2, 1, 7, 7), px(2, 2, 3, 3)], [10, 20, 30]);
+    assert.deepEqual(ds.meta.ignoredFiles, [join(d, 'cat', 'notes.txt')]);
   });
 
   test('grayscale output and train/test layout sharing the class list', async () => {
