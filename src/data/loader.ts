@@ -112,7 +112,8 @@ class WorkerPool {
 
   private onReply(k: number, m: WorkerReply): void {
     this.outstanding[k]--;
-    if (this.outstanding[k] === 0) this.workers[k].unref();
+    // After close() the workers are gone but a late reply can still arrive.
+    if (this.outstanding[k] === 0) this.workers[k]?.unref();
     const p = this.pending.get(m.id);
     this.pending.delete(m.id);
     this.owner.delete(m.id);
@@ -365,4 +366,36 @@ export class DataLoader {
     this.pool = null;
     if (p) await p.close();
   }
+}
+
+export interface SplitLoaders {
+  train: DataLoader;
+  val?: DataLoader;
+  test?: DataLoader;
+  close(): Promise<void>;
+}
+
+/**
+ * Loaders for a dataset's splits, all normalised with the training split's mean/std: the training loader
+ * shuffles and augments; validation and test loaders keep order and do not augment.
+ */
+export function createLoaders(
+  splits: { train: Dataset; val?: Dataset; test?: Dataset; stats: NormalizeOptions },
+  opts: LoaderOptions & { evalBatchSize?: number },
+): SplitLoaders {
+  const { evalBatchSize, ...rest } = opts;
+  const normalize = rest.normalize ?? splits.stats;
+  const train = new DataLoader(splits.train, { ...rest, normalize });
+  const evalOpts: LoaderOptions = { ...rest, batchSize: evalBatchSize ?? rest.batchSize, shuffle: false, dropLast: false, normalize };
+  delete evalOpts.augment;
+  const val = splits.val ? new DataLoader(splits.val, evalOpts) : undefined;
+  const test = splits.test ? new DataLoader(splits.test, evalOpts) : undefined;
+  return {
+    train,
+    ...(val ? { val } : {}),
+    ...(test ? { test } : {}),
+    close: async () => {
+      await Promise.all([train.close(), val?.close(), test?.close()]);
+    },
+  };
 }

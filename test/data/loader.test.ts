@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataLoader, type Batch, type LoaderOptions } from '../../src/data/loader.js';
+import { DataLoader, createLoaders, type Batch, type LoaderOptions } from '../../src/data/loader.js';
+import { makeSplits, type Dataset } from '../../src/data/dataset.js';
 import { transformReference, sampleRng } from '../../src/data/transforms.js';
 import { DataError } from '../../src/data/errors.js';
 import { randomDataset } from './helpers.js';
@@ -106,6 +107,39 @@ describe('DataLoader', () => {
       assert.ok(t.imagesPerSecond > 0 && t.seconds > 0);
     } finally {
       await l.close();
+    }
+  });
+
+  test('float32 images: workers read them from shared memory and match the in-thread path', async () => {
+    const f: Dataset = { ...ds, images: new Float32Array(new SharedArrayBuffer(ds.images.length * 4)) };
+    f.images.set(Float32Array.from(ds.images, (v) => v / 255));
+    const run = async (workers: number): Promise<Batch[]> => {
+      const l = new DataLoader(f, { ...base, workers });
+      const out: Batch[] = [];
+      try {
+        for await (const b of l.epoch(1)) out.push(b);
+      } finally {
+        await l.close();
+      }
+      return out;
+    };
+    const a = await run(0);
+    same(a, await run(2));
+    const u = await collect({ workers: 0 }, 1);
+    for (let i = 0; i < a.length; i++) for (let k = 0; k < a[i].images.length; k += 97) assert.ok(Math.abs(a[i].images[k] - u[i].images[k]) < 1e-4);
+  });
+
+  test('createLoaders: train shuffles and augments; val/test keep order, normalised with the train stats', async () => {
+    const s = makeSplits('r', ds, ds, 'mem', { valSize: 50, valSeed: 1 });
+    const L = createLoaders(s, { batchSize: 32, evalBatchSize: 64, augment: { crop: true, flip: true }, workers: 0 });
+    try {
+      assert.ok(L.train.augmenting && L.train.shuffle);
+      assert.ok(L.val && L.test && !L.val.augmenting && !L.test.shuffle);
+      assert.equal(L.test.batchSize, 64);
+      assert.deepEqual(L.test.spec.normalize.mean, s.stats.mean);
+      assert.deepEqual(Array.from(L.test.getBatch(0, 0).indices.subarray(0, 3)), [0, 1, 2]);
+    } finally {
+      await L.close();
     }
   });
 
