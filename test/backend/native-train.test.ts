@@ -124,7 +124,7 @@ describe('native training step vs JsBackend', { skip: native ? false : `native b
             check(`param ${k} after 2 steps`, got.params.get(k)!, p, tol.param);
             if (minCosine > 0) {
               const c = cosine(got.params.get(k)!, p);
-              assert.ok(c >= 0.97, `${precision} param ${k} after 2 steps: cosine similarity ${c.toFixed(4)} < 0.97`);
+              assert.ok(c >= 0.95, `${precision} param ${k} after 2 steps: cosine similarity ${c.toFixed(4)} < 0.95`);
             }
           }
         } finally {
