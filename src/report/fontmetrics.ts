@@ -81,3 +81,36 @@ export function textWidth(font: FontWidths, text: string, fontSize: number): num
   for (const ch of text) units += font.advance(ch.codePointAt(0)!) ?? 0.6 * font.unitsPerEm;
   return (units / font.unitsPerEm) * fontSize;
 }
+
+/** The family name (name table, ID 16 or 1) of a .ttf/.otf file, or undefined if it cannot be read. */
+export function fontFamilyName(path: string): string | undefined {
+  try {
+    const buf = readFileSync(path);
+    const name = table(buf, 'name');
+    const count = buf.readUInt16BE(name + 2);
+    const strings = name + buf.readUInt16BE(name + 4);
+    let best: { rank: number; value: string } | undefined;
+    for (let i = 0; i < count; i++) {
+      const rec = name + 6 + 12 * i;
+      const platform = buf.readUInt16BE(rec);
+      const id = buf.readUInt16BE(rec + 6);
+      if (id !== 1 && id !== 16) continue;
+      const len = buf.readUInt16BE(rec + 8);
+      const off = strings + buf.readUInt16BE(rec + 10);
+      let value: string;
+      if (platform === 3 || platform === 0) {
+        const units: number[] = [];
+        for (let k = 0; k + 1 < len; k += 2) units.push(buf.readUInt16BE(off + k));
+        value = String.fromCharCode(...units);
+      } else if (platform === 1) {
+        value = buf.toString('latin1', off, off + len);
+      } else continue;
+      // Prefer the typographic family (16) and Windows/Unicode records.
+      const rank = (id === 16 ? 2 : 0) + (platform === 1 ? 0 : 1);
+      if (value && (!best || rank > best.rank)) best = { rank, value };
+    }
+    return best?.value;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,7 +7,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { type FontWidths, loadFontWidths, textWidth } from './fontmetrics.js';
+import { type FontWidths, fontFamilyName, loadFontWidths, textWidth } from './fontmetrics.js';
 
 /** The two files a plot function writes. */
 export interface PlotFiles {
@@ -66,7 +66,8 @@ function scan(dir: string, out: Map<string, string>, depth = 0): void {
 let cachedFont: FontSetup | undefined;
 
 /**
- * Finds a sans-serif font for PNG text. WRN_FONT_FILE (a .ttf/.otf path) overrides the search; otherwise DejaVu Sans
+ * Finds a sans-serif font for PNG text. WRN_FONT_FILE (a .ttf/.otf path; family from its name table or WRN_FONT_FAMILY)
+ * overrides the search; otherwise DejaVu Sans
  * (Debian: fonts-dejavu-core), Liberation Sans or Noto Sans are looked for under the usual font directories
  * (and WRN_FONT_DIR). Returns files = [] when none is found.
  */
@@ -75,7 +76,8 @@ export function findFont(): FontSetup {
   const envFile = process.env.WRN_FONT_FILE;
   if (envFile) {
     if (!existsSync(envFile)) throw new Error(`WRN_FONT_FILE: font file ${envFile} does not exist`);
-    const family = process.env.WRN_FONT_FAMILY ?? 'sans-serif';
+    const family = process.env.WRN_FONT_FAMILY ?? fontFamilyName(envFile);
+    if (!family) throw new Error(`WRN_FONT_FILE: cannot read a family name from ${envFile}; set WRN_FONT_FAMILY too`);
     cachedFont = { family, files: [envFile], regular: envFile };
     return cachedFont;
   }

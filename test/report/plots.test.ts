@@ -16,7 +16,7 @@ import {
   type PlotFiles,
 } from '../../src/report/plots.js';
 import { findFont, svgToPng } from '../../src/report/render.js';
-import { loadFontWidths, textWidth } from '../../src/report/fontmetrics.js';
+import { fontFamilyName, loadFontWidths, textWidth } from '../../src/report/fontmetrics.js';
 
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrn-report-'));
 process.on('exit', () => fs.rmSync(tmpDir, { recursive: true, force: true }));
@@ -234,6 +234,11 @@ describe('fonts', () => {
     };
     assert.equal(await dark(await svgToPng(svg(''), 1)), 0);
     assert.ok((await dark(await svgToPng(svg('Epoch 12'), 1))) > 100, 'text pixels present');
+  });
+
+  test('family name read from the font file', { skip }, () => {
+    assert.equal(fontFamilyName(font.regular!), font.family);
+    assert.equal(fontFamilyName(path.join(tmpDir, 'missing.ttf')), undefined);
   });
 
   test('advance-width text measurement matches what resvg draws', { skip }, () => {
