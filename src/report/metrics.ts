@@ -41,6 +41,7 @@ const OPTIONAL = ['val_loss', 'val_acc'] as const;
 
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
+  if (typeof v === 'number') return String(v);
   const s = JSON.stringify(v);
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }

@@ -68,7 +68,7 @@ function fontFamily(): string {
 
 function finite(v: unknown, where: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new Error(`${where}: expected a finite number, got ${JSON.stringify(v) ?? String(v)}`);
+    throw new Error(`${where}: expected a finite number, got ${typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v))}`);
   }
   return v;
 }

@@ -56,7 +56,7 @@ describe('metrics.jsonl', () => {
   });
 
   test('validateEpochMetrics uses the given location', () => {
-    assert.throws(() => validateEpochMetrics({ ...row(1), seconds: Number.NaN }, 'rows[4]'), /^Error: rows\[4\]: field 'seconds'/);
+    assert.throws(() => validateEpochMetrics({ ...row(1), seconds: Number.NaN }, 'rows[4]'), /^Error: rows\[4\]: field 'seconds' expected a finite number, got NaN/);
   });
 
   test('readMetricsJsonl reads a file and reports a missing one by path', async () => {

@@ -129,7 +129,7 @@ describe('plotConfusionMatrix', () => {
     await assert.rejects(plotConfusionMatrix([[1, 2], [3]], ['a', 'b'], out('x')), /matrix\[1\] has 1 columns; expected 2/);
     await assert.rejects(plotConfusionMatrix(m2, ['a', 'a'], out('x')), /labels must be unique, 'a' appears more than once/);
     await assert.rejects(plotConfusionMatrix([[1, -2], [3, 4]], ['a', 'b'], out('x')), /matrix\[0\]\[1\]: expected a count >= 0/);
-    await assert.rejects(plotConfusionMatrix([[1, 2], [Number.NaN, 4]], ['a', 'b'], out('x')), /matrix\[1\]\[0\]: expected a finite number/);
+    await assert.rejects(plotConfusionMatrix([[1, 2], [Number.NaN, 4]], ['a', 'b'], out('x')), /matrix\[1\]\[0\]: expected a finite number, got NaN/);
     await assert.rejects(plotConfusionMatrix([], [], out('x')), /labels must be a non-empty array/);
   });
 });
