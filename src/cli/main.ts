@@ -4,6 +4,8 @@ import { register as registerData } from './commands/data.js';
 import { register as registerTrain } from './commands/train.js';
 import { register as registerEval } from './commands/eval.js';
 import { register as registerPredict } from './commands/predict.js';
+import { register as registerExport } from './commands/export.js';
+import { register as registerConvert } from './commands/convert.js';
 
 const program = new Command();
 program
@@ -17,6 +19,8 @@ registerData(program);
 registerTrain(program);
 registerEval(program);
 registerPredict(program);
+registerExport(program);
+registerConvert(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -58,6 +58,8 @@ export interface TrainEvents {
   epochStart?(epoch: number, batches: number, lr: number): void;
   batchEnd?(info: { batch: number; batches: number; loss: number; acc: number; lr: number; imgPerS: number }): void;
   epochEnd?(m: EpochMetrics): void;
+  /** Called after every optimizer step with the live model (callbacks: probes, custom logging, tests). */
+  afterStep?(info: { epoch: number; batch: number; model: Network }): void;
 }
 
 export interface TrainResult {
@@ -139,7 +141,9 @@ export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume =
       metrics.push(row);
       appendFileSync(path.join(cfg.out, METRICS), `${JSON.stringify(row)}\n`);
       saveWeights(path.join(cfg.out, 'last.safetensors'), model, meta);
-      const improved = !data.val || !state.best || (row.val_acc ?? 0) > state.best.valAcc;
+      // Best = highest validation accuracy, ties broken by the lower validation loss.
+      const improved = !data.val || !state.best || (row.val_acc ?? 0) > state.best.valAcc ||
+        ((row.val_acc ?? 0) === state.best.valAcc && (row.val_loss ?? Infinity) < state.best.valLoss);
       if (improved) {
         state.best = { epoch: epoch + 1, valAcc: row.val_acc ?? NaN, valLoss: row.val_loss ?? NaN };
         saveWeights(path.join(cfg.out, 'best.safetensors'), model, meta);
@@ -196,6 +200,7 @@ async function runEpoch(
     const lr = learningRate(scheduleOf(cfg), epoch + b / nb);
     opt.lr = lr;
     const r = trainStep(model, opt, batch, cfg.labelSmoothing);
+    events.afterStep?.({ epoch, batch: b, model });
     const n = batch.labels.length;
     if (!Number.isFinite(r.loss)) {
       return { row: emptyRow(epoch, lr), steps: b, train_loss: r.loss };

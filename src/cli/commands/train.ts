@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { ACTIVATIONS, type Activation, type Precision } from '../../backend/backend.js';
 import type { BackendChoice } from '../../backend/select.js';
-import { parseArch } from '../../models/registry.js';
+import { MetaBackend } from '../../backend/meta.js';
+import { withBackend } from '../../core/engine.js';
+import { createModel, parseArch } from '../../models/registry.js';
 import type { ScheduleName } from '../../optim/schedule.js';
 import { PAPER_DEFAULTS, train, type TrainConfig } from '../../train/trainer.js';
 import { intFlag, numberFlag, UserError } from '../userError.js';
@@ -67,7 +69,8 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   const data = f.data ?? file.data;
   if (!arch) throw new UserError('--arch is required (e.g. --arch wrn-16-4)');
   if (!data) throw new UserError('--data is required (fashion-mnist, cifar10, cifar100, or a folder / file)');
-  parseArch(arch);
+  // Fail on a bad architecture before loading any data (built on the shapes-only backend: free).
+  withBackend(new MetaBackend(), () => createModel(arch));
   const isWrn = parseArch(arch).family === 'wrn';
   const base = { ...PAPER_DEFAULTS, dropout: isWrn ? PAPER_DEFAULTS.dropout : 0, ...file };
   const augment = { ...base.augment };
