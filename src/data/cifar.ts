@@ -8,7 +8,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError, asDataError } from './errors.js';
-import { allocShared, concatDatasets, validateDataset, type Dataset, type LabelSet } from './dataset.js';
+import { allocShared, checkLabels, validateDataset, type Dataset, type LabelSet } from './dataset.js';
 import { readTarEntries } from './tar.js';
 import { pathKind } from './files.js';
 
@@ -35,7 +35,7 @@ export interface CifarSplits {
   test: Dataset;
 }
 
-/** Parses one CIFAR binary file (already in memory). `labelBytes` is 1 for CIFAR-10, 2 for CIFAR-100. */
+/** Parses one CIFAR binary file (already in memory). */
 export function parseCifarBin(
   buf: Uint8Array,
   file: string,
@@ -44,32 +44,63 @@ export function parseCifarBin(
   split: string,
   opts: CifarOptions = {},
 ): Dataset {
+  return parseCifarBins([{ buf, file }], kind, classes, split, opts);
+}
+
+/**
+ * Parses CIFAR binary files (CIFAR-10: 1 label byte per record, CIFAR-100: coarse + fine) into one Dataset,
+ * written once into shared memory. Errors name the file at fault.
+ */
+export function parseCifarBins(
+  parts: { buf: Uint8Array; file: string }[],
+  kind: CifarKind,
+  classes: { primary: string[]; secondary?: string[] },
+  split: string,
+  opts: CifarOptions = {},
+): Dataset {
   const labelBytes = kind === 'cifar10' ? 1 : 2;
   const rec = labelBytes + PIXELS;
-  if (buf.length === 0) throw new DataError(`${file}: empty file (expected ${kind} records of ${rec} bytes)`, file);
-  if (buf.length % rec !== 0) {
-    throw new DataError(
-      `${file}: ${buf.length} bytes is not a whole number of ${rec}-byte ${kind} records (truncated or not a ${kind} binary file)`,
-      file,
-    );
+  let n = 0;
+  for (const { buf, file } of parts) {
+    if (buf.length === 0) throw new DataError(`${file}: empty file (expected ${kind} records of ${rec} bytes)`, file);
+    if (buf.length % rec !== 0) {
+      throw new DataError(
+        `${file}: ${buf.length} bytes is not a whole number of ${rec}-byte ${kind} records (truncated or not a ${kind} binary file)`,
+        file,
+      );
+    }
+    n += buf.length / rec;
   }
-  const n = buf.length / rec;
   const images = allocShared('uint8', n * PIXELS) as Uint8Array;
+  // A Buffer view of the shared memory: Buffer.copy is a plain memcpy.
+  const target = Buffer.from(images.buffer, images.byteOffset, images.byteLength);
   const first = new Int32Array(n);
   const second = labelBytes === 2 ? new Int32Array(n) : null;
-  for (let i = 0; i < n; i++) {
-    const o = i * rec;
-    first[i] = buf[o];
-    if (second) second[i] = buf[o + 1];
-    images.set(buf.subarray(o + labelBytes, o + rec), i * PIXELS);
+  const fineNames = classes.primary;
+  const coarseNames = classes.secondary ?? [];
+  let i = 0;
+  for (const { buf, file } of parts) {
+    const src = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const m = buf.length / rec;
+    const i0 = i;
+    for (let r = 0; r < m; r++, i++) {
+      const o = r * rec;
+      first[i] = buf[o];
+      if (second) second[i] = buf[o + 1];
+      src.copy(target, i * PIXELS, o + labelBytes, o + rec);
+    }
+    if (kind === 'cifar10') checkLabels(first.subarray(i0, i), classes.primary.length, file);
+    else {
+      checkLabels((second as Int32Array).subarray(i0, i), fineNames.length, file, 'fine label');
+      checkLabels(first.subarray(i0, i), coarseNames.length, file, 'coarse label');
+    }
   }
+  const sources = parts.map((p) => p.file);
   let ds: Dataset;
   if (kind === 'cifar10') {
-    ds = { images, labels: first, shape: [n, 3, 32, 32], classes: classes.primary, meta: { name: kind, split, sources: [file] } };
+    ds = { images, labels: first, shape: [n, 3, 32, 32], classes: classes.primary, meta: { name: kind, split, sources } };
   } else {
     // first = coarse, second = fine.
-    const fineNames = classes.primary;
-    const coarseNames = classes.secondary ?? [];
     const fine = { labels: second as Int32Array, classes: fineNames };
     const coarse = { labels: first, classes: coarseNames };
     const mode = opts.labelMode ?? 'fine';
@@ -81,10 +112,10 @@ export function parseCifarBin(
       shape: [n, 3, 32, 32],
       classes: primary.classes,
       extraLabels: other,
-      meta: { name: kind, split, sources: [file], labelMode: mode },
+      meta: { name: kind, split, sources, labelMode: mode },
     };
   }
-  return validateDataset(ds, file);
+  return validateDataset(ds, sources[0]);
 }
 
 function parseNames(text: string, file: string, expected: number): string[] {
@@ -130,12 +161,9 @@ async function loadFrom(kind: CifarKind, src: FileSource, where: string, opts: C
     if (!src.has(f)) throw new DataError(`${src.describe(f)}: missing (expected the ${kind} binary file ${f} in ${where})`, where);
   }
   const names = await classNames(kind, src);
-  const parts: Dataset[] = [];
-  for (const f of trainFiles) parts.push(parseCifarBin(await src.read(f), src.describe(f), kind, names, 'train', opts));
-  const train =
-    parts.length === 1
-      ? parts[0]
-      : concatDatasets(parts, { name: kind, split: 'train', sources: trainFiles.map((f) => src.describe(f)) });
+  const parts: { buf: Uint8Array; file: string }[] = [];
+  for (const f of trainFiles) parts.push({ buf: await src.read(f), file: src.describe(f) });
+  const train = parseCifarBins(parts, kind, names, 'train', opts);
   const test = parseCifarBin(await src.read(testFile), src.describe(testFile), kind, names, 'test', opts);
   return { kind, train, test };
 }

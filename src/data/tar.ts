@@ -64,8 +64,8 @@ export async function readTarEntries(file: string, want: (name: string) => boole
   } catch (err) {
     throw asDataError(err, file, 'a tar archive');
   }
-  const src = createReadStream(file);
-  const stream: Readable = gz ? src.pipe(createGunzip()) : src;
+  const src = createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream: Readable = gz ? src.pipe(createGunzip({ chunkSize: 1 << 20 })) : src;
   if (gz) src.on('error', (e) => stream.destroy(e));
   const out = new Map<string, Buffer>();
 
