@@ -15,3 +15,4 @@ export * from './models/index.js';
 export * from './optim/index.js';
 export * as data from './data/index.js';
 export * from './report/index.js';
+export * as io from './io/index.js';
