@@ -170,7 +170,9 @@ async function fetchToPart(url: string, part: string, opts: DownloadOptions): Pr
     return;
   }
   const why = lastErr instanceof Error ? lastErr.message : String(lastErr);
-  throw new DataError(`${url}: download failed after ${retries + 1} attempts (${why}); partial data kept in ${part}`, part);
+  const kept = await fileSize(part);
+  const tail = kept > 0 ? `; ${kept} bytes kept in ${part} to resume from` : '';
+  throw new DataError(`${url}: download failed after ${retries + 1} attempts (${why})${tail}`, part);
 }
 
 /**

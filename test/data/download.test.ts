@@ -127,7 +127,7 @@ describe('downloads against a local HTTP server', () => {
     const dest = join(tempDir(), 'data.bin');
     await assert.rejects(downloadFile(`${base}/cut/data.bin`, dest, { sha256: sha(payload), retries: 2, ...fast }), (e: unknown) => {
       assert.ok(e instanceof DataError);
-      assert.match(e.message, /download failed after 3 attempts .*partial data kept in .*data\.bin\.part/);
+      assert.match(e.message, /download failed after 3 attempts \(.*\); \d+ bytes kept in .*data\.bin\.part to resume from/);
       return true;
     });
     assert.ok(!existsSync(dest));
