@@ -6,6 +6,8 @@ import { register as registerEval } from './commands/eval.js';
 import { register as registerPredict } from './commands/predict.js';
 import { register as registerExport } from './commands/export.js';
 import { register as registerConvert } from './commands/convert.js';
+import { register as registerPlan } from './commands/plan.js';
+import { register as registerCompare } from './commands/compare.js';
 
 const program = new Command();
 program
@@ -21,6 +23,8 @@ registerEval(program);
 registerPredict(program);
 registerExport(program);
 registerConvert(program);
+registerPlan(program);
+registerCompare(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { openSafetensors } from '../io/safetensors.js';
 import { canonicalArch, parseArch } from '../models/registry.js';
 import { countArch } from '../plan/candidates.js';
-import { measureThroughput, type MeasureOptions, type Throughput } from '../plan/measure.js';
+import { loadMeasurer, measureThroughput, type Measurer } from '../plan/measure.js';
 import type { EpochMetrics } from '../report/metrics.js';
 import { loadSplits } from '../train/batches.js';
 import { PAPER_DEFAULTS, train, writeJsonAtomic, type TrainConfig, type TrainEvents } from '../train/trainer.js';
@@ -25,8 +25,8 @@ export interface CompareOptions {
   out: string;
   recipe?: Partial<Recipe>;
   events?: CompareEvents;
-  /** Replaces the throughput measurement used by `minutes` (tests). */
-  measureFn?(arch: string, o: MeasureOptions): Throughput;
+  /** The throughput measurement used by `minutes` (default: runBench when src/bench is there, else measureThroughput). */
+  measureFn?: Measurer;
 }
 
 export interface CompareEvents {
@@ -216,7 +216,7 @@ export function summarizeRun(out: string, arch: string, seed: number): RunSummar
  */
 export async function epochsForMinutes(
   arch: string, minutes: number, data: string, recipe: Recipe,
-  measureFn: (arch: string, o: MeasureOptions) => Throughput = measureThroughput,
+  measureFn: Measurer = measureThroughput,
 ): Promise<{ epochs: number; secondsPerEpoch: number; trainImgPerS: number; inferImgPerS: number }> {
   const splits = await loadSplits({ ...recipe, data, seed: 0 });
   const [nTrain, c, h] = splits.train.shape;
@@ -253,7 +253,7 @@ async function prepareState(o: CompareOptions, recipe: Recipe): Promise<CompareS
     if (o.epochs !== undefined) {
       state.epochsByArch[a] = o.epochs;
     } else {
-      const t = await epochsForMinutes(a, o.minutes!, o.data, recipe, o.measureFn);
+      const t = await epochsForMinutes(a, o.minutes!, o.data, recipe, o.measureFn ?? await loadMeasurer());
       state.epochsByArch[a] = t.epochs;
       state.timing[a] = { secondsPerEpoch: t.secondsPerEpoch, trainImgPerS: t.trainImgPerS, inferImgPerS: t.inferImgPerS };
       o.events?.info?.(`${a}: about ${t.secondsPerEpoch.toFixed(1)} s per epoch (timed ${t.trainImgPerS.toFixed(1)} train img/s, ` +

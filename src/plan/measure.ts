@@ -30,7 +30,11 @@ export interface Throughput {
   inferSteps: number;
   /** The backend's one-line description. */
   backend: string;
+  /** Which timer produced the numbers: runBench (src/bench) or this module's fallback. */
+  via: 'runBench' | 'plan';
 }
+
+export type Measurer = (arch: string, o: MeasureOptions) => Throughput;
 
 function randomBatch(n: number, c: number, s: number, classes: number, rng: Rng): Batch {
   const x = new Float32Array(n * c * s * s);
@@ -78,10 +82,55 @@ export function measureThroughput(arch: string, o: MeasureOptions): Throughput {
         trainSteps: tr.steps,
         inferSteps: inf.steps,
         backend: backend.describe(),
+        via: 'plan',
       };
     } finally {
       opt.dispose();
       model.dispose();
     }
   });
+}
+
+/** The subset of src/bench's runBench that the measurer uses (imported at run time, so plan builds without it). */
+interface BenchLike {
+  runBench(o: {
+    arch: string; batch: number; mode: 'train' | 'infer'; precision: Precision; backend: BackendChoice; steps: number; warmup: number;
+    inChannels: number; size: number; classes: number; seed: number;
+  }): { img_per_s: number; step_ms_median: number; steps: number; backend: string };
+}
+
+/**
+ * runBench-based measurer: one warm-up and one timed step, then, when a step is short, a second run with as many
+ * steps as fit the time budget (at most `maxSteps`); img/s = batch / median step time.
+ */
+export function benchMeasurer(bench: BenchLike): Measurer {
+  return (arch, o) => {
+    const batch = o.batch ?? 32;
+    const seconds = o.seconds ?? 2;
+    const maxSteps = o.maxSteps ?? 20;
+    const phase = (mode: 'train' | 'infer') => {
+      const base = {
+        arch, batch, mode, precision: o.precision ?? 'fp32', backend: o.backend ?? 'auto', warmup: 1,
+        inChannels: o.inChannels, size: o.inputSize, classes: o.classes, seed: 1,
+      } as const;
+      const probe = bench.runBench({ ...base, steps: 1 });
+      const steps = Math.min(maxSteps, Math.floor((seconds * 1000) / Math.max(probe.step_ms_median, 1e-3)));
+      return steps >= 3 ? bench.runBench({ ...base, steps }) : probe;
+    };
+    const tr = phase('train');
+    const inf = phase('infer');
+    return { trainImgPerS: tr.img_per_s, inferImgPerS: inf.img_per_s, batch, trainSteps: tr.steps, inferSteps: inf.steps, backend: tr.backend, via: 'runBench' };
+  };
+}
+
+/** runBench from src/bench when that module is there, else measureThroughput. */
+export async function loadMeasurer(): Promise<Measurer> {
+  const spec = '../bench/bench.js';
+  try {
+    const mod = (await import(spec)) as Partial<BenchLike>;
+    if (typeof mod.runBench === 'function') return benchMeasurer(mod as BenchLike);
+  } catch {
+    // No bench module in this build: fall back.
+  }
+  return measureThroughput;
 }

@@ -2,7 +2,7 @@ import type { Precision } from '../backend/backend.js';
 import type { BackendChoice } from '../backend/select.js';
 import { paretoFront, plotPareto, type ParetoPoint, type PlotFiles } from '../report/plots.js';
 import { enumerateCandidates, type Candidate } from './candidates.js';
-import { measureThroughput, type MeasureOptions, type Throughput } from './measure.js';
+import { measureThroughput, type MeasureOptions, type Measurer, type Throughput } from './measure.js';
 import { paperResultsFor, primaryPaperResult, shortSource, type PaperResult } from './paperResults.js';
 
 export type BudgetKind = 'params' | 'macs' | 'img-per-s';
@@ -34,8 +34,8 @@ export interface PlanOptions {
   measureSeconds?: number;
   /** Progress lines (measurements). */
   onProgress?(line: string): void;
-  /** Replaces the throughput measurement (tests). */
-  measureFn?(arch: string, o: MeasureOptions): Throughput;
+  /** The throughput measurement (default measureThroughput; the CLI passes loadMeasurer(): runBench when present). */
+  measureFn?: Measurer;
 }
 
 export interface PaperError {
@@ -78,7 +78,7 @@ export interface PlanResult {
     rule: string;
   };
   recommendation: { arch: string; params: number; macs: number; rule: string; why: string } | null;
-  measurement: { measured: number; cap: number; backend: string | null; batch: number; note: string } | null;
+  measurement: { measured: number; cap: number; backend: string | null; batch: number; via: string | null; note: string } | null;
   notes: string[];
 }
 
@@ -144,12 +144,14 @@ export function runPlan(o: PlanOptions): PlanResult {
   const measureFn = o.measureFn ?? measureThroughput;
   const measured = new Map<string, Throughput>();
   let backendName: string | null = null;
+  let via: string | null = null;
   const doMeasure = (c: Candidate): Throughput => {
     const hit = measured.get(c.arch);
     if (hit) return hit;
     o.onProgress?.(`measuring ${c.arch} (${measured.size + 1}/${cap}) ...`);
     const t = measureFn(c.arch, mopts);
     backendName = t.backend;
+    via = t.via;
     measured.set(c.arch, t);
     o.onProgress?.(`  ${c.arch}: train ${t.trainImgPerS.toFixed(1)} img/s, inference ${t.inferImgPerS.toFixed(1)} img/s`);
     return t;
@@ -293,7 +295,7 @@ export function runPlan(o: PlanOptions): PlanResult {
       rule,
     },
     recommendation,
-    measurement: measure ? { measured: measured.size, cap, backend: backendName, batch: mopts.batch!, note: measureNote } : null,
+    measurement: measure ? { measured: measured.size, cap, backend: backendName, batch: mopts.batch!, via, note: measureNote } : null,
     notes,
   };
 }
