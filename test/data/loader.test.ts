@@ -143,6 +143,19 @@ describe('DataLoader', () => {
     }
   });
 
+  test('close() with batches still in flight: late replies are ignored', async () => {
+    const l = new DataLoader(ds, { ...base, workers: 2, prefetch: 8 });
+    for await (const b of l.epoch(0)) {
+      void b;
+      break; // leaves up to 8 batches in flight
+    }
+    await l.close();
+    await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(async () => {
+      for await (const b of l.epoch(0)) void b;
+    }, /data loader is closed/);
+  });
+
   test('bad options', () => {
     assert.throws(() => new DataLoader(ds, { batchSize: 0 }), /batch size 0 is invalid/);
     assert.throws(() => new DataLoader(ds, { batchSize: 4, workers: -1 }), /worker count -1/);
