@@ -73,6 +73,15 @@ algorithm convAlgo() {
   return a;
 }
 
+/** bf16 convolutions produce bf16 weight gradients (as PyTorch autocast does) unless WRN_BF16_DW=f32. */
+bool bf16WeightGrads() {
+  static bool v = [] {
+    const char* e = std::getenv("WRN_BF16_DW");
+    return !(e && std::string(e) == "f32");
+  }();
+  return v;
+}
+
 inline float bf2f(uint16_t v) {
   uint32_t u = uint32_t(v) << 16;
   float f;
@@ -181,7 +190,7 @@ ConvEntry& convEntry(const dims& xs, const dims& ws, int stride, int pad) {
     e.src = memory::desc(xs, actType, tag::any);
     e.wei = memory::desc(ws, actType, tag::any);
     e.dst = memory::desc({xs[0], ws[0], oh, ow}, actType, tag::any);
-    e.diffWei = memory::desc(ws, dt::f32, tag::any);
+    e.diffWei = memory::desc(ws, actType == dt::bf16 && bf16WeightGrads() ? dt::bf16 : dt::f32, tag::any);
     e.algo = convAlgo();
     try {
       convolution_forward::desc d(prop_kind::forward_training, e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
@@ -887,31 +896,59 @@ std::pair<double, int64_t> kSoftmaxCrossEntropy(int64_t lh, const dims& shape, c
 // =====================================================================================================
 // optimizer
 // =====================================================================================================
+namespace {
+/** Replaces a buffer's memory by its values in descriptor `md` (the handle stays the same). */
+void relayoutInPlace(Buf& b, const memory::desc& md) {
+  if (b.lazyZero) {
+    materialize(b, &md);
+    return;
+  }
+  if (b.md == md) return;
+  auto fresh = reorderTo(b, md);
+  poolFree(b.ptr, b.bytes);
+  b.md = md;
+  b.ptr = fresh->ptr;
+  b.bytes = fresh->bytes;
+  fresh->ptr = nullptr;
+  fresh->bytes = 0;
+  b.clearDerived();
+}
+
+/** `md` with another data type (same dims and blocking). */
+memory::desc withType(const memory::desc& md, dt type) {
+  if (md.data_type() == type) return md;
+  memory::desc out = md;
+  out.data.data_type = memory::convert_to_c(type);
+  return out;
+}
+
+bool sameLayout(const memory::desc& a, const memory::desc& b) {
+  return withType(a, dt::f32) == withType(b, dt::f32);
+}
+}  // namespace
+
 void kSgdStep(int64_t ph, int64_t gh, int64_t bh, const dims& shape, const SgdOpts& o) {
   Buf& p = live(ph);
   checkSize(p, shape, "sgdStep");
-  memory::desc pmd = p.md;
-  if (pmd.data_type() != dt::f32) fail("native sgdStep: parameters must be float32");
+  if (p.md.data_type() != dt::f32) fail("native sgdStep: parameters must be float32");
+  Buf& g0 = live(gh);
+  checkSize(g0, shape, "sgdStep gradient");
+  // The parameter adopts its gradient's layout (for conv weights, the layout the convolutions use), so
+  // that neither the update nor the next forward reorders; read() still returns the plain values.
+  if (!sameLayout(p.md, g0.md) && g0.md.dims() == p.md.dims() && g0.md.data.format_kind == dnnl_blocked &&
+      (g0.md.data_type() == dt::f32 || g0.md.data_type() == dt::bf16)) {
+    relayoutInPlace(p, withType(g0.md, dt::f32));
+  }
+  const memory::desc pmd = p.md;
   std::unique_ptr<Buf> tg;
-  Buf& g = ensure(*lookupBuf(gh), pmd, tg);
+  Buf& g = sameLayout(g0.md, pmd) ? g0 : ensure(g0, pmd, tg);
+  const bool gradBf16 = g.md.data_type() == dt::bf16;
   float* pp = static_cast<float*>(p.ptr);
-  const float* gg = static_cast<const float*>(g.ptr);
   float* buf = nullptr;
   if (o.momentum != 0.f) {
     if (bh < 0) fail("native sgdStep: momentum needs a momentum buffer");
     Buf& mb = *lookupBuf(bh);
-    if (mb.lazyZero) materialize(mb, &pmd);
-    if (!(mb.md == pmd)) {
-      std::unique_ptr<Buf> t;
-      Buf& conv = ensure(mb, pmd, t);
-      auto fresh = copyOf(conv);
-      poolFree(mb.ptr, mb.bytes);
-      mb.md = pmd;
-      mb.ptr = fresh->ptr;
-      mb.bytes = fresh->bytes;
-      fresh->ptr = nullptr;
-      fresh->bytes = 0;
-    }
+    relayoutInPlace(mb, pmd);
     mb.version++;
     mb.clearDerived();
     buf = static_cast<float*>(mb.ptr);
@@ -919,15 +956,24 @@ void kSgdStep(int64_t ph, int64_t gh, int64_t bh, const dims& shape, const SgdOp
   const int64_t n = int64_t(p.bytes / sizeof(float));
   const float lr = o.lr, mom = o.momentum, damp = 1.f - o.dampening, wd = o.weightDecay;
   const bool nest = o.nesterov, first = o.firstStep;
+  auto update = [&](auto gradAt) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; i++) {
-    float gi = gg[i] + wd * pp[i];
-    if (buf) {
-      float b = first ? gi : mom * buf[i] + damp * gi;
-      buf[i] = b;
-      gi = nest ? gi + mom * b : b;
+    for (int64_t i = 0; i < n; i++) {
+      float gi = gradAt(i) + wd * pp[i];
+      if (buf) {
+        float b = first ? gi : mom * buf[i] + damp * gi;
+        buf[i] = b;
+        gi = nest ? gi + mom * b : b;
+      }
+      pp[i] -= lr * gi;
     }
-    pp[i] -= lr * gi;
+  };
+  if (gradBf16) {
+    const uint16_t* gg = static_cast<const uint16_t*>(g.ptr);
+    update([gg](int64_t i) { return bf2f(gg[i]); });
+  } else {
+    const float* gg = static_cast<const float*>(g.ptr);
+    update([gg](int64_t i) { return gg[i]; });
   }
   p.version++;
 }

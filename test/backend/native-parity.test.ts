@@ -327,7 +327,7 @@ describe('native backend vs JsBackend', { skip }, () => {
             js.sgdStep(w.j, gj, momentum ? bufJ : null, ws, o);
             // Parameters stay fp32; in bf16 runs the gradient itself carries bf16 error, scaled by lr.
             const err = rel(native!.read(w.n, ws), js.read(w.j, ws));
-            assert.ok(err <= (precision === 'bf16' ? 2e-3 : 1e-5), `sgd params: ${err}`);
+            assert.ok(err <= (precision === 'bf16' ? 5e-3 : 1e-5), `sgd params: ${err}`);
           }
         }
       });
