@@ -278,6 +278,11 @@ export async function runCompare(o: CompareOptions): Promise<{ state: CompareSta
   if ((o.epochs === undefined) === (o.minutes === undefined)) throw new Error('give exactly one of --epochs N and --minutes M');
   for (const a of o.archs) {
     if (parseArch(a).family === 'imagenet') throw new Error(`--archs: ${a} is an ImageNet network; compare trains CIFAR-style nets`);
+    try {
+      countArch(a);
+    } catch (e) {
+      throw new Error(`--archs: ${(e as Error).message}`);
+    }
   }
   const dup = o.archs.map(canonicalArch).find((a, i, all) => all.indexOf(a) !== i);
   if (dup) throw new Error(`--archs: ${dup} is listed twice`);

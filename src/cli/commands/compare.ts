@@ -4,6 +4,7 @@ import { ACTIVATIONS } from '../../backend/backend.js';
 import { runCompare, type Recipe } from '../../compare/compare.js';
 import { TABLE_HEADER, tableRows, writeReport } from '../../compare/report.js';
 import { parseArch } from '../../models/registry.js';
+import { countArch } from '../../plan/candidates.js';
 import { PAPER_DEFAULTS } from '../../train/trainer.js';
 import { table } from '../format.js';
 import { intFlag, numberFlag, UserError } from '../userError.js';
@@ -95,7 +96,7 @@ export function register(program: Command): void {
       const archs = parseList('--archs', f.archs);
       for (const a of archs) {
         try {
-          parseArch(a);
+          countArch(a);
         } catch (e) {
           throw new UserError(`--archs: ${(e as Error).message}`);
         }
