@@ -85,13 +85,21 @@ export function describeValue(v: PickleValue): string {
   return v.kind;
 }
 
-/** Unpickles one pickle from `data`, starting at byte 0; stops at STOP. */
+/** Unpickles one pickle from `data`, starting at byte 0; stops at STOP (trailing bytes are ignored). */
 export function unpickle(data: Uint8Array, opts: UnpickleOptions): PickleValue {
+  return unpickleAt(data, 0, opts).value;
+}
+
+/**
+ * Unpickles the pickle that starts at byte `start` (files such as PyTorch's legacy format hold several
+ * pickles back to back); `end` is the offset just past its STOP opcode.
+ */
+export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOptions): { value: PickleValue; end: number } {
   const label = opts.label;
   const maxMemo = opts.maxMemo ?? 1e7;
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const n = data.length;
-  let pos = 0;
+  let pos = start;
   let opPos = 0;
   let opName = '';
   const stack: PickleValue[] = [];
@@ -225,7 +233,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PickleValue {
       case 0x2e: { // STOP
         const v = pop();
         if (stack.length !== 0 || marks.length !== 0) fail(`STOP with ${stack.length} items left on the stack`);
-        return v;
+        return { value: v, end: pos };
       }
       case 0x28: // MARK
         marks.push(stack.length);

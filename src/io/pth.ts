@@ -15,14 +15,15 @@
  * ./safetensors.ts (float16/bfloat16 upcast to Float32Array; int64 to a range-checked Int32Array unless
  * `{ int64: 'bigint' }`; Short/Char to Int32Array; Bool to Uint8Array).
  *
- * The legacy (pre-1.6, non-zip) format and TorchScript archives are not supported: re-save the state
- * dict with a recent `torch.save(model.state_dict(), path)`.
+ * The legacy format (PyTorch < 1.6, or `_use_new_zipfile_serialization=False`), in which most older CIFAR
+ * checkpoints were saved, is read too (whole file in memory). TorchScript archives and the ancient tar format
+ * (PyTorch < 0.4) are not supported: re-save the state dict with `torch.save(model.state_dict(), path)`.
  */
 import * as fs from 'node:fs';
 import yauzl from 'yauzl';
 import { decodeBF16, decodeF16 } from './half.js';
 import {
-  PickleDict, PickleError, PickleGlobal, PickleOpaque, PickleTuple, unpickle, describeValue,
+  PickleDict, PickleError, PickleGlobal, PickleOpaque, PickleTuple, unpickleAt, describeValue,
   type GlobalHandler, type PickleValue,
 } from './pickle.js';
 import type { LoadedTensor, ReadOptions, SafetensorsDtype, TensorData } from './safetensors.js';
@@ -60,7 +61,14 @@ export class PthStorage extends PickleOpaque {
   readonly kind = 'storage';
   /** Decoded elements, filled once the archive entry is read. */
   decoded: TensorData | null = null;
-  constructor(readonly key: string, readonly typeName: string, readonly type: StorageType, readonly numel: number) {
+  /**
+   * `base`/`baseOffset`: a view of another storage (legacy format only), `numel` elements from element
+   * `baseOffset` of `base`.
+   */
+  constructor(
+    readonly key: string, readonly typeName: string, readonly type: StorageType, readonly numel: number,
+    readonly base: PthStorage | null = null, readonly baseOffset = 0,
+  ) {
     super();
   }
 }
@@ -120,6 +128,7 @@ function rebuildTensor(args: PickleValue[], fail: (m: string) => never): PthTens
   if (count > 0 && last >= storage.numel) {
     fail(`view offset ${offset}, size ${JSON.stringify(shape)}, stride ${JSON.stringify(strides)} reaches element ${last}, past storage '${storage.key}' of ${storage.numel} elements`);
   }
+  if (storage.base !== null) return new PthTensor(storage.base, offset + storage.baseOffset, shape, strides, requiresGrad === true);
   return new PthTensor(storage, offset, shape, strides, requiresGrad === true);
 }
 
@@ -154,33 +163,52 @@ function torchGlobals(): Map<string, GlobalHandler> {
 
 const REFUSAL_HINT = 'only tensors, storages and collections.OrderedDict are allowed; save a state dict, e.g. torch.save(model.state_dict(), path)';
 
-/** Unpickles `data.pkl` bytes; storages become PthStorage (not yet read), tensors PthTensor. */
-export function unpickleTorch(data: Uint8Array, label: string): { root: PickleValue; storages: Map<string, PthStorage> } {
+/**
+ * Unpickles `data.pkl` bytes (or, from byte `start`, the main pickle of a legacy file); storages become
+ * PthStorage (not yet read), tensors PthTensor. `storages` holds the root storages to read, by key.
+ */
+export function unpickleTorch(data: Uint8Array, label: string, start = 0): { root: PickleValue; storages: Map<string, PthStorage>; end: number } {
   const storages = new Map<string, PthStorage>();
-  const root = unpickle(data, {
+  const views = new Map<string, PthStorage>();
+  const isCount = (v: PickleValue): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const { value: root, end } = unpickleAt(data, start, {
     label,
     globals: torchGlobals(),
     refusalHint: REFUSAL_HINT,
     persistentLoad(pid, fail) {
+      // zip format: ('storage', type, key, location, numel); legacy: the same plus view metadata
+      // (None, or (view_key, offset, view_numel) for a view of storage `key`).
       const t = pid instanceof PickleTuple ? pid.items : null;
-      if (t === null || t.length < 5 || t[0] !== 'storage') return fail(`persistent id ${describeValue(pid)}, expected ('storage', type, key, location, numel)`);
+      if (t === null || t.length < 5 || t.length > 6 || t[0] !== 'storage') return fail(`persistent id ${describeValue(pid)}, expected ('storage', type, key, location, numel)`);
       const [, type, key, , numel] = t;
+      const view = t.length === 6 ? t[5] : null;
       if (!(type instanceof PickleGlobal) || STORAGE_TYPES[type.name] === undefined || type.module !== 'torch') {
         return fail(`storage type ${describeValue(type)}, expected one of ${Object.keys(STORAGE_TYPES).map((s) => 'torch.' + s).join(', ')}`);
       }
       if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(key)) return fail(`storage key ${describeValue(key)}, expected a plain name`);
-      if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) return fail(`storage '${key}' size ${describeValue(numel)}, expected a non-negative integer`);
-      const prev = storages.get(key);
-      if (prev !== undefined) {
-        if (prev.typeName !== type.name || prev.numel !== numel) fail(`storage '${key}' declared twice with different types or sizes`);
-        return prev;
+      if (!isCount(numel)) return fail(`storage '${key}' size ${describeValue(numel)}, expected a non-negative integer`);
+      let s = storages.get(key);
+      if (s !== undefined) {
+        if (s.typeName !== type.name || s.numel !== numel) fail(`storage '${key}' declared twice with different types or sizes`);
+      } else {
+        s = new PthStorage(key, type.name, STORAGE_TYPES[type.name], numel);
+        storages.set(key, s);
       }
-      const s = new PthStorage(key, type.name, STORAGE_TYPES[type.name], numel);
-      storages.set(key, s);
-      return s;
+      if (view === null) return s;
+      const v = view instanceof PickleTuple ? view.items : null;
+      if (v === null || v.length !== 3 || typeof v[0] !== 'string' || !isCount(v[1]) || !isCount(v[2])) {
+        return fail(`storage '${key}' view metadata ${describeValue(view)}, expected (view_key, offset, numel)`);
+      }
+      const [vkey, off, vn] = v as [string, number, number];
+      if (off + vn > numel) fail(`storage view '${vkey}' [${off}, ${off + vn}) runs past storage '${key}' of ${numel} elements`);
+      const prev = views.get(vkey);
+      if (prev !== undefined) return prev;
+      const vs = new PthStorage(vkey, type.name, STORAGE_TYPES[type.name], vn, s, off);
+      views.set(vkey, vs);
+      return vs;
     },
   });
-  return { root, storages };
+  return { root, storages, end };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +363,7 @@ function listEntries(zip: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
   });
 }
 
-function sniff(file: string): void {
+function sniff(file: string): 'zip' | 'legacy' {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -350,16 +378,91 @@ function sniff(file: string): void {
   } finally {
     fs.closeSync(fd);
   }
-  if (n >= 4 && head.readUInt32LE(0) === 0x04034b50) return; // "PK\3\4"
-  if (n >= 2 && head[0] === 0x80 && head[1] <= 5) {
-    throw new PthError(`${file}: legacy (pre-1.6) torch.save format is not supported; re-save it with a recent PyTorch (torch.save(torch.load(path), path))`);
-  }
-  throw new PthError(`${file}: not a PyTorch zip archive (expected a torch.save file starting with 'PK')`);
+  if (n >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'zip'; // "PK\3\4"
+  if (n >= 3 && head[0] === 0x80 && head[1] === 0x02 && head[2] === 0x8a) return 'legacy'; // PROTO 2, LONG1 (the magic number)
+  throw new PthError(`${file}: not a PyTorch file (expected a torch.save zip archive, or the legacy format of PyTorch < 1.6)`);
 }
 
-/** Reads a torch.save zip archive: the unpickled object and its state dict, with every tensor loaded. */
+// ---------------------------------------------------------------------------------------------
+// Legacy format (torch.save before PyTorch 1.6, or with _use_new_zipfile_serialization=False):
+// pickles of the magic number, the protocol version (1001) and sys_info; the main pickle, whose
+// persistent ids are ('storage', type, key, location, numel, view_metadata); a pickled list of storage
+// keys; then, per key in that order, an int64 element count and the raw little-endian elements.
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL = 1001;
+
+function readLegacy(file: string, opts: ReadOptions): { root: PickleValue } {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new PthError(`${file}: ${(e as Error).message}`);
+  }
+  return parseLegacy(bytes, file, opts);
+}
+
+/** Parses a legacy-format torch.save file held in memory (`file` labels errors). */
+export function parseLegacyTorch(bytes: Uint8Array, file: string, opts: ReadOptions = {}): PthFile {
+  return finish(file, parseLegacy(bytes, file, opts).root);
+}
+
+function parseLegacy(bytes: Uint8Array, file: string, opts: ReadOptions): { root: PickleValue } {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const plain = { label: file, globals: new Map<string, never>() };
+  try {
+    let r = unpickleAt(bytes, 0, plain);
+    if (r.value !== LEGACY_MAGIC) throw new PthError(`${file}: not a torch.save file (magic number ${describeValue(r.value)})`);
+    r = unpickleAt(bytes, r.end, plain);
+    if (r.value !== LEGACY_PROTOCOL) throw new PthError(`${file}: legacy torch.save protocol ${describeValue(r.value)}, expected ${LEGACY_PROTOCOL}`);
+    r = unpickleAt(bytes, r.end, plain);
+    const sys = r.value;
+    if (!(sys instanceof PickleDict) || sys.get('little_endian') !== true) {
+      throw new PthError(`${file}: saved on a big-endian machine or without sys_info; only little-endian files are supported`);
+    }
+    const main = unpickleTorch(bytes, file, r.end);
+    r = unpickleAt(bytes, main.end, plain);
+    const keys = r.value;
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
+      throw new PthError(`${file}: storage key list is ${describeValue(keys)}, expected a list of strings`);
+    }
+    let pos = r.end;
+    for (const key of keys as string[]) {
+      const s = main.storages.get(key);
+      if (s === undefined) throw new PthError(`${file}: storage '${key}' is listed but no tensor uses it`);
+      if (pos + 8 > bytes.length) throw new PthError(`${file}: truncated: storage '${key}' header past the end of the file`);
+      const numel = dv.getBigInt64(pos, true);
+      if (numel !== BigInt(s.numel)) throw new PthError(`${file}: storage '${key}' holds ${numel} elements on disk, the pickle declares ${s.numel}`);
+      const need = s.numel * s.type.itemSize;
+      if (pos + 8 + need > bytes.length) throw new PthError(`${file}: truncated: storage '${key}' needs ${need} bytes at offset ${pos + 8}, the file has ${bytes.length - pos - 8}`);
+      const own = new Uint8Array(need); // fresh, aligned buffer: decodeStorage views it directly
+      own.set(bytes.subarray(pos + 8, pos + 8 + need));
+      s.decoded = decodeStorage(file, s, own, opts);
+      pos += 8 + need;
+    }
+    for (const s of main.storages.values()) {
+      if (s.decoded === null) throw new PthError(`${file}: storage '${s.key}' is missing from the file`);
+    }
+    return { root: main.root };
+  } catch (e) {
+    if (e instanceof PickleError) throw new PthError(e.message);
+    throw e;
+  }
+}
+
+function finish(file: string, root: PickleValue): PthFile {
+  const all: PthTensor[] = [];
+  collectTensors(root, all);
+  for (const t of all) t.value = materialise(t);
+  const sd = findStateDict(root, file);
+  const tensors = new Map<string, LoadedTensor>();
+  for (const [k, t] of sd.tensors) tensors.set(k, t.tensor);
+  return { root, tensors, stateDictPath: sd.path };
+}
+
+/** Reads a torch.save file (zip archive, or the legacy format): the unpickled object and its state dict, with every tensor loaded. */
 export async function readPth(file: string, opts: ReadOptions = {}): Promise<PthFile> {
-  sniff(file);
+  if (sniff(file) === 'legacy') return finish(file, readLegacy(file, opts).root);
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, strictFileNames: false });
@@ -412,13 +515,7 @@ export async function readPth(file: string, opts: ReadOptions = {}): Promise<Pth
       }
       s.decoded = decodeStorage(file, s, await read(e), opts);
     }
-    const all: PthTensor[] = [];
-    collectTensors(root, all);
-    for (const t of all) t.value = materialise(t);
-    const sd = findStateDict(root, file);
-    const tensors = new Map<string, LoadedTensor>();
-    for (const [k, t] of sd.tensors) tensors.set(k, t.tensor);
-    return { root, tensors, stateDictPath: sd.path };
+    return finish(file, root);
   } finally {
     zip.close();
   }

@@ -70,6 +70,31 @@ describe('pth reader', () => {
     checkAgainst('proto4', (await readPth(path.join(FIX, 'proto4.pth'))).tensors);
   });
 
+  test('legacy format (PyTorch < 1.6): same tensors as the zip files', async () => {
+    const r = await readPth(path.join(FIX, 'legacy-tensors.pth'));
+    checkAgainst('tensors', r.tensors);
+    checkAgainst('checkpoint', (await readPth(path.join(FIX, 'legacy.pth'))).tensors);
+  });
+
+  test('legacy format: storage views (PyTorch < 1.0)', async () => {
+    const r = await readPth(path.join(FIX, 'legacy-view.pth'));
+    assert.deepEqual(r.tensors.get('w')?.data, Float32Array.from([3, 4]));
+  });
+
+  test('legacy format: truncated or corrupted files give one clear error', async () => {
+    const full = fs.readFileSync(path.join(FIX, 'legacy-tensors.pth'));
+    for (const cut of [3, 40, 200, Math.floor(full.length / 2), full.length - 1]) {
+      const p = path.join(tmpDir, `legacy-cut${cut}.pth`);
+      fs.writeFileSync(p, full.subarray(0, cut));
+      await rejects(p, /truncated|no STOP|past the end/);
+    }
+    const bad = Buffer.from(full);
+    bad[5] ^= 0xff; // a byte of the magic number
+    const p = path.join(tmpDir, 'legacy-magic.pth');
+    fs.writeFileSync(p, bad);
+    await rejects(p, /not a torch\.save file \(magic number/);
+  });
+
   test('int64 beyond int32: clear error, exact with { int64: bigint }', async () => {
     const f = path.join(FIX, 'int64big.pth');
     await rejects(f, /storage '0' \(int64\) value 1099511627776 at index 1 does not fit in int32/);
@@ -82,7 +107,6 @@ describe('pth refusals and malformed archives', () => {
   const cases: [string, RegExp][] = [
     ['malicious.pth', /malicious\.pth: refusing to unpickle global 'posix\.system'/],
     ['module.pth', /module\.pth: refusing to unpickle global 'torch\.nn\.modules\.linear\.Linear'/],
-    ['legacy.pth', /legacy \(pre-1\.6\) torch\.save format is not supported/],
     ['view-past-end.pth', /_rebuild_tensor_v2: view offset 0, size \[3\], stride \[1\] reaches element 2, past storage '0' of 2 elements/],
     ['storage-size.pth', /storage '0' \(storage-size\/data\/0\) holds 4 bytes, torch\.FloatStorage of 2 elements needs 8/],
     ['storage-missing.pth', /storage '0' \(storage-missing\/data\/0\) is missing from the archive/],
@@ -93,12 +117,29 @@ describe('pth refusals and malformed archives', () => {
     await rejects(path.join(tmpDir, 'nope.pth'), /no such file/);
     const txt = path.join(tmpDir, 'text.pth');
     fs.writeFileSync(txt, 'hello world');
-    await rejects(txt, /not a PyTorch zip archive/);
+    await rejects(txt, /not a PyTorch file/);
     const full = fs.readFileSync(path.join(FIX, 'tensors.pth'));
     for (const cut of [10, 100, full.length / 2, full.length - 30]) {
       const p = path.join(tmpDir, `cut${cut}.pth`);
       fs.writeFileSync(p, full.subarray(0, Math.floor(cut)));
       await rejects(p, /zip|truncated|cannot read|no '<name>\/data\.pkl'/);
+    }
+  });
+
+  test('corrupted legacy files never crash or hang', async () => {
+    const { parseLegacyTorch } = await import('../../src/io/pth.js');
+    const full = fs.readFileSync(path.join(FIX, 'legacy-tensors.pth'));
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let i = 0; i < 1000; i++) {
+      const b = Uint8Array.from(full);
+      for (let j = 0; j < 2; j++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      try {
+        parseLegacyTorch(rnd() < 0.3 ? b.subarray(0, Math.floor(rnd() * b.length)) : b, 'fuzz');
+      } catch (e) {
+        assert.ok(e instanceof PthError, `PthError, got ${String(e)}`);
+        assert.ok((e as Error).message.startsWith('fuzz: '));
+      }
     }
   });
 
