@@ -291,6 +291,7 @@ export async function runCompare(o: CompareOptions): Promise<{ state: CompareSta
   const ev = o.events ?? {};
   const jobs = o.archs.flatMap((arch) => o.seeds.map((seed) => ({ arch: canonicalArch(arch), seed })));
   const runs: RunSummary[] = [];
+  let backendShown = false;
   for (const [i, { arch, seed }] of jobs.entries()) {
     const cfg = runConfig(state, arch, seed, o.out);
     const dir = cfg.out;
@@ -310,7 +311,10 @@ export async function runCompare(o: CompareOptions): Promise<{ state: CompareSta
       const result = await train(cfg, {
         ...ev.train,
         info: (line) => {
-          if (line.startsWith('backend:') && i > 0) return;
+          if (line.startsWith('backend:')) {
+            if (backendShown) return;
+            backendShown = true;
+          }
           ev.info?.(line);
         },
         epochEnd: (m) => {
