@@ -5,6 +5,7 @@ import type { Precision } from '../../backend/backend.js';
 import type { BackendChoice } from '../../backend/select.js';
 import { BLOCK_TYPES } from '../../models/wideResNet.js';
 import { fmtBudget, planToJson, plotPlan, runPlan, type Budget, type PlanResult } from '../../plan/plan.js';
+import { loadMeasurer } from '../../plan/measure.js';
 import { PAPER_REFERENCE_ONLY } from '../../plan/paperResults.js';
 import type { PlotFiles } from '../../report/plots.js';
 import { bytes, si, table, thousands } from '../format.js';
@@ -81,7 +82,7 @@ function printTable(r: PlanResult, plot: PlotFiles | null, plotError: string | n
     '* d/w = on the depth-width front (no wider-and-deeper net of its family fits).');
   console.log(`Pareto rule: ${r.pareto.rule}`);
   console.log(`For reference (not built here): ${PAPER_REFERENCE_ONLY.map((p) => `${p.name} ${p.cifar10}%/${p.cifar100}%`).join('; ')} (Table 5).`);
-  if (r.measurement) console.log(`Throughput (${r.measurement.backend ?? 'no backend'}, batch ${r.measurement.batch}, synthetic data): ${r.measurement.note}`);
+  if (r.measurement) console.log(`Throughput (${r.measurement.backend ?? 'no backend'}, batch ${r.measurement.batch}, synthetic data, ${r.measurement.via ?? '-'}): ${r.measurement.note}`);
   for (const n of r.notes) console.log(`note: ${n}`);
   console.log('');
   if (r.recommendation) {
@@ -134,6 +135,7 @@ export function register(program: Command): void {
         maxWidth: intFlag('--max-width', f.maxWidth), maxN: intFlag('--max-n', f.maxN),
         measure: Boolean(f.measure), maxMeasure: intFlag('--max-measure', f.maxMeasure, 0), batch: intFlag('--batch', f.batch),
         backend, precision, measureSeconds,
+        measureFn: f.measure || budget.kind === 'img-per-s' ? await loadMeasurer() : undefined,
         onProgress: (line) => (f.json ? console.error(line) : console.log(line)),
       });
       let plot: PlotFiles | null = null;
