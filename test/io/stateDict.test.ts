@@ -2,6 +2,13 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { JsBackend } from '../../src/backend/js/index.js';
+import { noGrad, setBackend, tidy } from '../../src/core/engine.js';
+import { Rng } from '../../src/core/random.js';
+import { Tensor } from '../../src/core/tensor.js';
+import { TorchvisionResNet } from '../../src/models/index.js';
 import { readPth } from '../../src/io/pth.js';
 import { readSafetensors, type LoadedTensor } from '../../src/io/safetensors.js';
 import { toCanonical, detectLayout, inferArch, checkStateDict, StateDictError } from '../../src/io/stateDict.js';
@@ -98,4 +105,52 @@ describe('strict check', () => {
     checkStateDict(new Map(Object.entries(j.state_dict)), readSafetensors(path.join(SHARED, 'wrn-10-2.safetensors')).tensors);
     assert.throws(() => checkStateDict(new Map(Object.entries(j.state_dict)), ref), /does not fit the model \(1 missing: layer1\.0\.shortcut\.weight; 33 mis-shaped: layer1\.0\.conv1\.weight is \[16,16,3,3\], expected \[32,16,3,3\]; /);
   });
+});
+
+const havePy = ((): boolean => {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { stdio: 'ignore', timeout: 60000 });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('python-backed: a torchvision Bottleneck ResNet state dict gives torchvision\'s logits (skipped without torchvision)', { skip: !havePy && '/usr/bin/python3 has no torch/torchvision' }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrn-tv-'));
+  try {
+    const f = path.join(dir, 'tv.pth');
+    const io = path.join(dir, 'io.json');
+    execFileSync('/usr/bin/python3', ['-c', `
+import json, torch
+from torchvision.models.resnet import ResNet, Bottleneck
+torch.manual_seed(0)
+m = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=3, width_per_group=16)
+with torch.no_grad():
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.weight.uniform_(0.5, 1.5); mod.bias.uniform_(-0.2, 0.2)
+            mod.running_mean.uniform_(-0.2, 0.2); mod.running_var.uniform_(0.5, 2.0)
+m.eval()
+x = torch.randn(2, 3, 48, 48)
+torch.save(m.state_dict(), ${JSON.stringify(f)})
+json.dump({"x": x.reshape(-1).tolist(), "y": m(x).detach().reshape(-1).tolist()}, open(${JSON.stringify(io)}, "w"))
+`], { stdio: 'inherit', timeout: 180000 });
+    const r = await readPth(f);
+    assert.equal(detectLayout(r.tensors.keys()), 'torchvision');
+    const { tensors } = toCanonical(r.tensors, 'auto', f);
+    assert.ok(!tensors.has('bn1.num_batches_tracked'));
+    setBackend(new JsBackend());
+    const model = new TorchvisionResNet({ arch: 'tiny', layers: [1, 1, 1, 1], widthPerGroup: 16, classes: 3, rng: new Rng(0) });
+    checkStateDict(new Map([...model.stateDict()].map(([k, t]) => [k, t.shape])), tensors, f);
+    model.loadStateDict(new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }])), f);
+    model.eval();
+    const { x, y } = JSON.parse(fs.readFileSync(io, 'utf8')) as { x: number[]; y: number[] };
+    const got = noGrad(() => tidy(() => model.forward(Tensor.fromArray(Float32Array.from(x), [2, 3, 48, 48])).toArray()));
+    const scale = Math.max(...y.map(Math.abs));
+    const err = Math.max(...y.map((v, i) => Math.abs(v - got[i]))) / scale;
+    assert.ok(err <= 1e-4, `relative error ${err}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
