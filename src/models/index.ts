@@ -1,6 +1,7 @@
 export { Network, type NetworkConfig } from './network.js';
 export { WideResNet, wideResNet, BLOCK_TYPES, blocksPerGroup, type BlockType, type WideResNetOptions } from './wideResNet.js';
 export { PreActResNet, preActResNet, type PreActResNetOptions } from './preactResNet.js';
+export { PreActNet, type StageSpec } from './preactNet.js';
 export { TorchvisionResNet, Bottleneck } from './torchvisionResNet.js';
 export { createModel, parseArch, canonicalArch, defaultInputSize, EXAMPLE_ARCHS, type ModelOptions } from './registry.js';
 export { summarize, type ModelSummary } from './summary.js';

@@ -1,10 +1,7 @@
-import type { Activation, Shape } from '../backend/backend.js';
+import type { Activation } from '../backend/backend.js';
 import { Rng } from '../core/random.js';
-import type { Tensor } from '../core/tensor.js';
-import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, Sequential, traceChain } from '../nn/layers.js';
-import type { LayerTrace } from '../nn/module.js';
-import { Network } from './network.js';
-import { PreActBlock, type ConvSpec } from './preactBlock.js';
+import type { ConvSpec } from './preactBlock.js';
+import { PreActNet, type StageSpec } from './preactNet.js';
 
 /**
  * The paper's block types: kernel sizes of the convolutions in a block, B(3,3) being the basic
@@ -46,53 +43,20 @@ export function blocksPerGroup(depth: number, block: BlockType): number {
  * WRN-d-k (Zagoruyko & Komodakis 2016): conv3x3 to 16 channels; three groups of N pre-activation
  * blocks with 16k, 32k, 64k channels and strides 1, 2, 2; final BN-act, global average pool, linear.
  */
-export class WideResNet extends Network {
-  readonly conv1: Conv2d;
-  readonly layers: Sequential[] = [];
-  readonly bn: BatchNorm2d;
-  readonly pool = new GlobalAvgPool();
-  readonly fc: Linear;
-
+export class WideResNet extends PreActNet {
   constructor(o: WideResNetOptions) {
     const block = o.block ?? BLOCK_TYPES.b33;
-    const act = o.activation ?? 'relu';
-    const cfg = { classes: o.classes ?? 10, inChannels: o.inChannels ?? 3, dropout: o.dropout ?? 0, activation: act };
-    super({ arch: o.arch ?? `wrn-${o.depth}-${o.widen}`, ...cfg });
-    const rng = o.rng ?? new Rng(0);
     const n = blocksPerGroup(o.depth, block);
-    this.conv1 = this.registerModule('conv1', new Conv2d(cfg.inChannels, 16, { kernel: 3 }, rng));
-    let c = 16;
-    [16, 32, 64].forEach((base, g) => {
-      const width = base * o.widen;
-      const specs: ConvSpec[] = block.map((kernel) => ({ kernel, channels: width }));
-      const group = new Sequential();
-      for (let i = 0; i < n; i++) {
-        group.add(new PreActBlock(c, specs, i === 0 && g > 0 ? 2 : 1, act, cfg.dropout, rng));
-        c = width;
-      }
-      this.layers.push(this.registerModule(`layer${g + 1}`, group));
-    });
-    this.bn = this.registerModule('bn', new BatchNorm2d(c, act));
-    this.fc = this.registerModule('fc', new Linear(c, cfg.classes, rng, true));
-  }
-
-  forward(x: Tensor): Tensor {
-    let y = this.conv1.forward(x);
-    for (const g of this.layers) y = g.forward(y);
-    return this.fc.forward(this.pool.forward(this.bn.forward(y)));
-  }
-
-  private chain(): [string, import('../nn/module.js').Module][] {
-    return [['conv1', this.conv1], ...this.layers.map((l, i): [string, Sequential] => [`layer${i + 1}`, l]),
-      ['bn', this.bn], ['pool', this.pool], ['fc', this.fc]];
-  }
-
-  outputShape(s: Shape): Shape {
-    return this.chain().reduce((shape, [, m]) => m.outputShape(shape), s);
-  }
-
-  override trace(inShape: Shape, prefix = ''): LayerTrace[] {
-    return traceChain(this.chain(), inShape, prefix);
+    const stages: StageSpec[] = [16, 32, 64].map((base, g) => ({
+      convs: block.map((kernel): ConvSpec => ({ kernel, channels: base * o.widen })),
+      blocks: n,
+      stride: g === 0 ? 1 : 2,
+    }));
+    const config = {
+      arch: o.arch ?? `wrn-${o.depth}-${o.widen}`, classes: o.classes ?? 10, inChannels: o.inChannels ?? 3,
+      dropout: o.dropout ?? 0, activation: o.activation ?? 'relu',
+    };
+    super(config, stages, o.rng ?? new Rng(0));
   }
 }
 
