@@ -1,10 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { resolveDataset } from '../../data/resolve.js';
 import { plotConfusionMatrix } from '../../report/plots.js';
-import { evalBatches } from '../../train/batches.js';
-import { loadModel } from '../../train/classifier.js';
-import { evaluateBatches } from '../../train/evaluate.js';
+import { evaluate } from '../../train/evaluateModel.js';
 import { writeJsonAtomic } from '../../train/trainer.js';
 import { table } from '../format.js';
 import { intFlag, UserError } from '../userError.js';
@@ -39,40 +36,26 @@ export function register(program: Command): void {
       if (f.split !== 'test' && f.split !== 'val') throw new UserError(`--split: expected test or val, got '${f.split}'`);
       if (f.tta !== 'none' && f.tta !== 'flip') throw new UserError(`--tta: expected none or flip, got '${f.tta}'`);
       useBackend(f, Boolean(f.json));
-      const clf = await loadModel(f.weights!);
-      const dataName = f.data ?? clf.meta.dataset;
-      if (!dataName) throw new UserError(`${f.weights}: no dataset recorded in the metadata; pass --data`);
-      const valSize = f.split === 'val' ? intFlag('--val-size', f.valSize, 1) ?? 5000 : 0;
-      const data = await resolveDataset(dataName, { valSize });
-      let ds = f.split === 'val' ? data.val : data.test;
-      if (!ds) throw new UserError(`${dataName}: has no ${f.split} split`);
-      const [, c, h, w] = ds.shape;
-      const { inChannels, inputSize } = clf.meta;
-      if (c !== inChannels || h !== inputSize || w !== inputSize) {
-        throw new UserError(`${dataName}: images are ${c}x${h}x${w}, the model ${f.weights} expects ${inChannels}x${inputSize}x${inputSize}`);
-      }
-      const limit = intFlag('--limit', f.limit);
-      if (limit && limit < ds.shape[0]) {
-        const { subset } = await import('../../data/dataset.js');
-        ds = subset(ds, Int32Array.from({ length: limit }, (_, i) => i), ds.meta.split);
-      }
-      const r = await evaluateBatches(clf.model, evalBatches(ds, clf.meta, { batch: intFlag('--batch', f.batch)! }), f.tta as 'none' | 'flip');
+      const valSize = intFlag('--val-size', f.valSize, 1);
+      const r = await evaluate(f.weights!, {
+        data: f.data, split: f.split, tta: f.tta as 'none' | 'flip', batch: intFlag('--batch', f.batch), limit: intFlag('--limit', f.limit),
+        ...(valSize ? { valSize } : {}),
+      });
       const outDir = f.out ?? path.dirname(f.weights!);
       const base = path.join(outDir, `confusion-${f.split}`);
-      const labels = clf.meta.labels;
-      const plots = await plotConfusionMatrix(r.confusion, labels, base, `${clf.meta.arch} on ${dataName} (${f.split}), accuracy ${(100 * r.accuracy).toFixed(2)}%`);
+      const labels = r.labels;
+      const plots = await plotConfusionMatrix(r.confusion, labels, base, `${r.arch} on ${r.data} (${f.split}), accuracy ${(100 * r.accuracy).toFixed(2)}%`);
       const report = {
-        weights: f.weights, arch: clf.meta.arch, data: dataName, split: f.split, tta: f.tta, images: r.images,
+        weights: f.weights, arch: r.arch, data: r.data, split: f.split, tta: f.tta, images: r.images,
         accuracy: r.accuracy, loss: r.loss, per_class: Object.fromEntries(labels.map((l, i) => [l, r.perClass[i]])),
         confusion: r.confusion, labels, plots,
       };
       writeJsonAtomic(path.join(outDir, `eval-${f.split}.json`), report);
-      clf.dispose();
       if (f.json) {
         console.log(JSON.stringify(report));
         return;
       }
-      console.log(`${clf.meta.arch} on ${dataName} ${f.split} (${r.images} images${f.tta === 'flip' ? ', flip TTA' : ''}): accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
+      console.log(`${r.arch} on ${r.data} ${f.split} (${r.images} images${f.tta === 'flip' ? ', flip TTA' : ''}): accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
       console.log('');
       console.log(table(['class', 'accuracy'], labels.map((l, i) => [l, `${(100 * r.perClass[i]).toFixed(2)}%`]), [false, true]));
       console.log('');
