@@ -252,6 +252,13 @@ FN(Layout) {
   return guard(info, [&](Napi::Env env) -> Napi::Value { return Napi::String::New(env, kDescribeLayout(H(info[0]))); });
 }
 
+FN(SetConvAlgo) {
+  return guard(info, [&](Napi::Env env) {
+    kSetConvAlgo(info[0].As<Napi::String>().Utf8Value());
+    return env.Undefined();
+  });
+}
+
 FN(Trim) { return Napi::Number::New(info.Env(), double(poolTrim())); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -287,6 +294,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"info", Info},
       {"stats", Stats},
       {"trim", Trim},
+      {"setConvAlgo", SetConvAlgo},
       {"relayout", Relayout},
       {"layout", Layout},
   };

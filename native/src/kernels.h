@@ -53,6 +53,9 @@ int64_t kRelayout(int64_t h, int blocked);
 /** Test hook: "f32:16b" style description of a storage's layout. */
 std::string kDescribeLayout(int64_t h);
 
+/** Convolution algorithm for primitives created from now on: direct, winograd or auto. */
+void kSetConvAlgo(const std::string& name);
+
 /** Copies `a` and bumps nothing: a new storage with the same layout and values. */
 int64_t kCopy(int64_t a);
 

@@ -119,6 +119,8 @@ const convCases: { x: number[]; w: number[]; stride: number; padding: number }[]
   { x: [2, 8, 6, 6], w: [24, 8, 1, 1], stride: 2, padding: 0 },
   { x: [2, 32, 5, 5], w: [16, 32, 3, 3], stride: 1, padding: 1 },
   { x: [1, 4, 11, 11], w: [8, 4, 7, 7], stride: 2, padding: 3 },
+  // fp32 stride-1 3x3 with >= 32 channels: the Winograd path.
+  { x: [2, 48, 10, 9], w: [32, 48, 3, 3], stride: 1, padding: 1 },
 ];
 
 function randomConvCase(r: Rng): { x: number[]; w: number[]; stride: number; padding: number } {

@@ -46,6 +46,7 @@ export interface NativeAddon {
   stats(): NativeMemoryStats;
   trim(): number;
   relayout(h: number, blocked: number): number;
+  setConvAlgo(algo: string): void;
   layout(h: number): string;
 }
 
@@ -228,6 +229,15 @@ export class NativeBackend implements Backend {
       this.a.setPrecision(this.precision_);
       activePrecision = this.precision_;
     }
+  }
+
+  /**
+   * Convolution algorithm for convolutions first seen from now on: 'heuristic' (default, or
+   * $WRN_CONV_ALGO) picks Winograd for fp32 stride-1 3x3 convolutions with >= 32 channels, direct
+   * otherwise; 'direct', 'winograd' and 'auto' (oneDNN's choice) force one.
+   */
+  setConvAlgorithm(algo: 'heuristic' | 'direct' | 'winograd' | 'auto'): void {
+    this.a.setConvAlgo(algo);
   }
 
   /** Allocator statistics (for leak checks). */
