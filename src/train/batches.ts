@@ -25,6 +25,10 @@ export interface DataConfig {
   batch: number;
   augment: Augment;
   workers: number;
+  /** Image folders only: decode to this size (0: the reader's default, 32) ... */
+  imageSize: number;
+  /** ... and to this many channels (0: RGB). */
+  channels: number;
 }
 
 function firstN(ds: Dataset, n: number, split: string): Dataset {
@@ -38,15 +42,20 @@ function firstN(ds: Dataset, n: number, split: string): Dataset {
  * normalisation statistics are those of the images actually trained on.
  */
 export async function loadSplits(cfg: DataConfig): Promise<DatasetSplits> {
-  const s = await resolveDataset(cfg.data, { valSize: cfg.valSize, valSeed: 0 });
-  if (cfg.limit <= 0 && cfg.evalLimit <= 0) return s;
+  const s = await resolveDataset(cfg.data, {
+    valSize: cfg.valSize, valSeed: 0,
+    ...(cfg.imageSize > 0 ? { imageSize: cfg.imageSize } : {}),
+    ...(cfg.channels === 1 || cfg.channels === 3 ? { channels: cfg.channels } : {}),
+  });
   const train = firstN(s.train, cfg.limit, 'train');
+  const stats = train === s.train ? s.stats : channelStats(train);
   return {
     ...s,
     train,
     ...(s.val ? { val: firstN(s.val, cfg.evalLimit, 'val') } : {}),
     ...(s.test ? { test: firstN(s.test, cfg.evalLimit, 'test') } : {}),
-    stats: train === s.train ? s.stats : channelStats(train),
+    // A channel that never varies (a constant colour plane) is left unscaled rather than divided by zero.
+    stats: { mean: stats.mean, std: stats.std.map((v) => (v > 1e-6 ? v : 1)) },
   };
 }
 

@@ -42,6 +42,9 @@ export interface TrainConfig {
   precision: Precision;
   backend: BackendChoice;
   workers: number;
+  /** Image folders: decoded size (0: 32) and channels (0: RGB). */
+  imageSize: number;
+  channels: number;
   out: string;
 }
 
@@ -50,6 +53,7 @@ export const PAPER_DEFAULTS: Omit<TrainConfig, 'arch' | 'data' | 'out'> = {
   epochs: 200, batch: 128, lr: 0.1, schedule: 'paper', warmup: 0, momentum: 0.9, nesterov: true, wd: 5e-4,
   dropout: 0.3, labelSmoothing: 0, activation: 'relu', limit: 0, evalLimit: 0, seed: 0, valSize: 5000,
   augment: { crop: 4, padMode: 'reflect', flip: true, cutout: 0 }, precision: 'fp32', backend: 'auto', workers: 1,
+  imageSize: 0, channels: 0,
 };
 
 export interface TrainEvents {

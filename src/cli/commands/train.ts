@@ -30,6 +30,8 @@ interface TrainFlags {
   precision?: string;
   backend?: string;
   workers?: string;
+  imageSize?: string;
+  channels?: string;
   out?: string;
   resume?: string;
   config?: string;
@@ -100,6 +102,8 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     precision: oneOf<Precision>('--precision', f.precision, ['fp32', 'bf16']) ?? base.precision,
     backend: oneOf<BackendChoice>('--backend', f.backend, ['auto', 'js', 'native']) ?? base.backend,
     workers: intFlag('--workers', f.workers, 0) ?? base.workers,
+    imageSize: intFlag('--image-size', f.imageSize, 1) ?? base.imageSize,
+    channels: oneOf('--channels', f.channels, ['1', '3'] as const) ? Number(f.channels) : base.channels,
     augment,
   };
 }
@@ -132,6 +136,8 @@ export function register(program: Command): void {
     .option('--precision <p>', 'fp32 | bf16 (bf16 needs the native backend)')
     .option('--backend <b>', 'auto | js | native (default auto: native when it loads)')
     .option('--workers <N>', 'augmentation worker threads (default 1; 0: main thread)')
+    .option('--image-size <S>', 'image folders: resize + center-crop to S x S (default 32)')
+    .option('--channels <C>', 'image folders: 1 (grayscale) or 3 (RGB, default)')
     .option('--out <dir>', 'run directory (default runs/<arch>-<data>)')
     .option('--resume <dir>', 'continue the run in DIR where it stopped')
     .option('--config <file.json>', 'read options from a JSON file (flags win)')
