@@ -41,12 +41,22 @@ struct Derived {
   uint64_t version = 0;
 };
 
+/** A block of pooled memory, shared (copy-on-write) by the buffers that hold the same values. */
+struct Mem {
+  void* ptr;
+  size_t bytes;
+  Mem(void* p, size_t b) : ptr(p), bytes(b) {}
+  Mem(const Mem&) = delete;
+  Mem& operator=(const Mem&) = delete;
+  ~Mem();
+};
+
 /** One tensor: its memory descriptor (logical dims, data type, layout) and its data. */
 struct Buf : Obj {
   memory::desc md;
-  void* ptr = nullptr;   // null while lazyZero
-  size_t bytes = 0;
-  bool borrowed = false;  // a view of another buffer's memory (never freed here)
+  std::shared_ptr<Mem> mem;  // null while lazyZero
+  void* ptr = nullptr;       // mem->ptr
+  size_t bytes = 0;          // mem->bytes
   bool lazyZero = false;  // zeros() is materialised on first use (or adopts the layout of what is added to it)
   uint64_t version = 0;   // bumped by every in-place write (sgdStep, addInPlace, running stats)
   std::vector<Derived> derived;
@@ -56,7 +66,20 @@ struct Buf : Obj {
   Buf& operator=(const Buf&) = delete;
   ~Buf() override;
   void clearDerived();
+  void adopt(std::shared_ptr<Mem> m) {
+    mem = std::move(m);
+    ptr = mem ? mem->ptr : nullptr;
+    bytes = mem ? mem->bytes : 0;
+  }
+  /** True when another buffer shares this memory (in-place writes must copy first). */
+  bool shared() const { return mem && mem.use_count() > 1; }
 };
+
+std::shared_ptr<Mem> newMem(const memory::desc& md);
+/** Gives `b` its own copy of its memory if it is shared (before an in-place write). */
+void makeUnique(Buf& b);
+/** A buffer sharing `a`'s memory and layout (a copy that costs nothing until one of them is written). */
+std::unique_ptr<Buf> shareOf(Buf& a);
 
 /** A new buffer with this descriptor, memory from the pool (not initialised). */
 std::unique_ptr<Buf> newBuf(const memory::desc& md);

@@ -329,11 +329,7 @@ void binaryAdd(Buf& a, Buf& b, Buf& dst) {
   exec(e.prim, e.pd, {{DNNL_ARG_SRC_0, mem(a)}, {DNNL_ARG_SRC_1, mem(b)}, {DNNL_ARG_DST, mem(dst)}});
 }
 
-std::unique_ptr<Buf> copyOf(Buf& a) {
-  auto out = newBuf(a.md);
-  std::memcpy(out->ptr, a.ptr, a.bytes);
-  return out;
-}
+std::unique_ptr<Buf> copyOf(Buf& a) { return shareOf(a); }
 
 // ---- pooling ---------------------------------------------------------------------------------------
 struct PoolEntry {
@@ -512,13 +508,10 @@ float* channelInPlace(int64_t h, int64_t c) {
   if (!(b.md == want)) {
     // Keep the handle, replace its memory by a plain f32 copy (running statistics are updated in place).
     auto plain = reorderTo(b, want);
-    poolFree(b.ptr, b.bytes);
-    b.ptr = plain->ptr;
-    b.bytes = plain->bytes;
     b.md = want;
-    plain->ptr = nullptr;
-    plain->bytes = 0;
+    b.adopt(plain->mem);
   }
+  makeUnique(b);
   b.version++;
   b.clearDerived();
   return static_cast<float*>(b.ptr);
@@ -715,16 +708,21 @@ void kAddInPlace(int64_t ah, int64_t bh, const dims& shape) {
   a.version++;
   a.clearDerived();
   if (a.lazyZero) {
-    // 0 + b: adopt b's layout and values (gradient copies stay in the producer's layout).
+    // 0 + b: share b's memory and layout (copy-on-write; gradient copies cost nothing).
     a.md = b.md;
-    a.bytes = b.bytes;
-    a.ptr = poolAlloc(a.bytes);
+    a.adopt(b.mem);
     a.lazyZero = false;
-    std::memcpy(a.ptr, b.ptr, a.bytes);
     return;
   }
   std::unique_ptr<Buf> tb;
   Buf& bb = ensure(b, a.md, tb);
+  if (a.shared()) {
+    // Copy-on-write: write the sum to fresh memory instead of copying a first.
+    auto out = newBuf(a.md);
+    binaryAdd(a, bb, *out);
+    a.adopt(out->mem);
+    return;
+  }
   binaryAdd(a, bb, a);
 }
 
@@ -928,12 +926,8 @@ void relayoutInPlace(Buf& b, const memory::desc& md) {
   }
   if (b.md == md) return;
   auto fresh = reorderTo(b, md);
-  poolFree(b.ptr, b.bytes);
   b.md = md;
-  b.ptr = fresh->ptr;
-  b.bytes = fresh->bytes;
-  fresh->ptr = nullptr;
-  fresh->bytes = 0;
+  b.adopt(fresh->mem);
   b.clearDerived();
 }
 
@@ -962,6 +956,7 @@ void kSgdStep(int64_t ph, int64_t gh, int64_t bh, const dims& shape, const SgdOp
       (g0.md.data_type() == dt::f32 || g0.md.data_type() == dt::bf16)) {
     relayoutInPlace(p, withType(g0.md, dt::f32));
   }
+  makeUnique(p);
   const memory::desc pmd = p.md;
   std::unique_ptr<Buf> tg;
   Buf& g = sameLayout(g0.md, pmd) ? g0 : ensure(g0, pmd, tg);
@@ -972,6 +967,7 @@ void kSgdStep(int64_t ph, int64_t gh, int64_t bh, const dims& shape, const SgdOp
     if (bh < 0) fail("native sgdStep: momentum needs a momentum buffer");
     Buf& mb = *lookupBuf(bh);
     relayoutInPlace(mb, pmd);
+    makeUnique(mb);
     mb.version++;
     mb.clearDerived();
     buf = static_cast<float*>(mb.ptr);

@@ -64,10 +64,9 @@ size_t poolTrim() {
 PoolStats poolStats() { return stats; }
 
 // ---- buffers ---------------------------------------------------------------------------------------
-Buf::~Buf() {
-  if (!borrowed) poolFree(ptr, bytes);
-  clearDerived();
-}
+Mem::~Mem() { poolFree(ptr, bytes); }
+
+Buf::~Buf() { clearDerived(); }
 
 void Buf::clearDerived() {
   for (auto& d : derived) poolFree(d.ptr, d.bytes);
@@ -90,12 +89,32 @@ void* allocFor(const memory::desc& md, size_t bytes) {
   return p;
 }
 
+std::shared_ptr<Mem> newMem(const memory::desc& md) {
+  size_t n = md.get_size();
+  return std::make_shared<Mem>(allocFor(md, n), n);
+}
+
 std::unique_ptr<Buf> newBuf(const memory::desc& md) {
   auto b = std::make_unique<Buf>();
   b->md = md;
-  b->bytes = md.get_size();
-  b->ptr = allocFor(md, b->bytes);
+  b->adopt(newMem(md));
   return b;
+}
+
+std::unique_ptr<Buf> shareOf(Buf& a) {
+  materialize(a);
+  auto b = std::make_unique<Buf>();
+  b->md = a.md;
+  b->adopt(a.mem);
+  return b;
+}
+
+void makeUnique(Buf& b) {
+  if (!b.shared()) return;
+  auto m = newMem(b.md);
+  std::memcpy(m->ptr, b.ptr, b.bytes);
+  b.adopt(std::move(m));
+  b.clearDerived();
 }
 
 // ---- handles ---------------------------------------------------------------------------------------
@@ -262,8 +281,7 @@ void reorderRaw(const memory::desc& smd, void* sp, const memory::desc& dmd, void
 void materialize(Buf& b, const memory::desc* like) {
   if (!b.lazyZero) return;
   if (like) b.md = *like;
-  b.bytes = b.md.get_size();
-  b.ptr = poolAlloc(b.bytes);
+  b.adopt(newMem(b.md));
   std::memset(b.ptr, 0, b.bytes);
   b.lazyZero = false;
 }
@@ -292,9 +310,7 @@ Buf& ensure(Buf& b, const memory::desc& md, std::unique_ptr<Buf>& tmp) {
   if (re.data.ndims > 0 && re == md) {
     tmp = std::make_unique<Buf>();
     tmp->md = md;
-    tmp->ptr = b.ptr;
-    tmp->bytes = b.bytes;
-    tmp->borrowed = true;  // the destructor leaves the memory to `b`
+    tmp->adopt(b.mem);
     return *tmp;
   }
   memory::desc src = b.md;

@@ -252,6 +252,16 @@ describe('native backend vs JsBackend', { skip }, () => {
         native!.addInPlace(zn, b.n, s);
         js.addInPlace(zj, b.j, s);
         p.check('zeros += a += b', zn, zj, s);
+        // zeros() += a shares a's memory (copy-on-write): the second add must not write through to a.
+        assert.deepEqual(Array.from(native!.read(a.n, s)), Array.from(a.data), 'a unchanged after z += a; z += b');
+        const w = p.param(randn(r, numel(s)), s);
+        const wv = native!.read(w.n, s);
+        const cn = native!.zeros(s);
+        p.track(native!, cn);
+        native!.addInPlace(cn, w.n, s);
+        const sgd = { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true };
+        native!.sgdStep(cn, a.n, null, s, sgd);
+        assert.deepEqual(Array.from(native!.read(w.n, s)), Array.from(wv), 'w unchanged after an SGD step on its copy');
         const z2 = native!.zeros(s);
         p.track(native!, z2);
         assert.deepEqual(Array.from(native!.read(z2, s)), new Array(numel(s)).fill(0));
