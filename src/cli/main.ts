@@ -8,6 +8,7 @@ import { register as registerExport } from './commands/export.js';
 import { register as registerConvert } from './commands/convert.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerCompare } from './commands/compare.js';
+import { register as registerBench } from './commands/bench.js';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerExport(program);
 registerConvert(program);
 registerPlan(program);
 registerCompare(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);
