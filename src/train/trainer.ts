@@ -214,6 +214,8 @@ async function runEpoch(
     seen += n;
     b++;
     const secs = (performance.now() - start) / 1000;
+    // Prefetched batches resolve as microtasks; give timers (the progress bar) and worker messages a turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     events.batchEnd?.({ batch: b, batches: nb, loss: lossSum / seen, acc: correct / seen, lr, imgPerS: seen / secs });
   }
   const seconds = (performance.now() - start) / 1000;
