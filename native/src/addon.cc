@@ -3,8 +3,9 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <malloc.h>
+
 #include <cstring>
-#include <fstream>
 
 #include "kernels.h"
 
@@ -70,7 +71,23 @@ FN(Zeros) {
   return guard(info, [&](Napi::Env env) { return N(env, kZeros(toDims(info[0]))); });
 }
 
+// Safety net for storages a caller never disposes: the JS object carries a native finalizer (napi_wrap)
+// that frees its handle when the object is collected; dispose() removes it and frees at once.
+FN(Track) {
+  napi_env env = info.Env();
+  int64_t h = H(info[1]);
+  napi_status st = napi_wrap(
+      env, info[0], reinterpret_cast<void*>(intptr_t(h)),
+      [](napi_env, void* data, void*) { releaseObj(int64_t(intptr_t(data))); }, nullptr, nullptr);
+  if (st != napi_ok) throw Napi::Error::New(env, "native backend: could not attach a finalizer");
+  return info.Env().Undefined();
+}
+
 FN(Free) {
+  if (info.Length() > 1 && info[1].IsObject()) {
+    void* data = nullptr;
+    napi_remove_wrap(info.Env(), info[1], &data);
+  }
   releaseObj(H(info[0]));
   return info.Env().Undefined();
 }
@@ -241,6 +258,10 @@ FN(Stats) {
   o.Set("osAllocs", double(s.osAllocs));
   o.Set("allocCalls", double(s.allocCalls));
   o.Set("liveObjects", double(liveObjects()));
+  struct mallinfo2 mi = mallinfo2();
+  o.Set("mallocInUse", double(mi.uordblks));
+  o.Set("mallocFree", double(mi.fordblks));
+  o.Set("mallocMmapped", double(mi.hblkhd));
   return o;
 }
 
@@ -259,7 +280,16 @@ FN(SetConvAlgo) {
   });
 }
 
-FN(Trim) { return Napi::Number::New(info.Env(), double(poolTrim())); }
+FN(MallocTrim) {
+  malloc_trim(0);
+  return info.Env().Undefined();
+}
+
+FN(Trim) {
+  double released = double(poolTrim());
+  malloc_trim(0);
+  return Napi::Number::New(info.Env(), released);
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   struct {
@@ -270,6 +300,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"read", Read},
       {"zeros", Zeros},
       {"free", Free},
+      {"track", Track},
       {"copy", Copy},
       {"conv2d", Conv2d},
       {"conv2dBackwardData", Conv2dBackwardData},
@@ -294,6 +325,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"info", Info},
       {"stats", Stats},
       {"trim", Trim},
+      {"mallocTrim", MallocTrim},
       {"setConvAlgo", SetConvAlgo},
       {"relayout", Relayout},
       {"layout", Layout},

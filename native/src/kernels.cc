@@ -168,19 +168,29 @@ struct Layout {
 template <class F>
 void forEachElement(const memory::desc& md, F f) {
   Layout L(md);
-  int64_t last = L.dims_[L.nd - 1];
-  int64_t rows = product(md.dims()) / (last > 0 ? last : 1);
+  const int last = L.nd - 1;
+  const int64_t len = L.dims_[last];
+  const int64_t rows = product(md.dims()) / (len > 0 ? len : 1);
+  bool lastBlocked = false;
+  for (int k = 0; k < L.nblk; k++) lastBlocked |= L.idx[k] == last;
+  const int64_t step = L.strides[last];
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
     int64_t c[DNNL_MAX_NDIMS];
     int64_t rem = r;
-    for (int d = L.nd - 2; d >= 0; d--) {
+    for (int d = last - 1; d >= 0; d--) {
       c[d] = rem % L.dims_[d];
       rem /= L.dims_[d];
     }
-    for (int64_t j = 0; j < last; j++) {
-      c[L.nd - 1] = j;
-      f(r * last + j, L.off(c));
+    c[last] = 0;
+    const int64_t base = L.off(c);
+    if (!lastBlocked) {
+      for (int64_t j = 0; j < len; j++) f(r * len + j, base + j * step);
+    } else {
+      for (int64_t j = 0; j < len; j++) {
+        c[last] = j;
+        f(r * len + j, L.off(c));
+      }
     }
   }
 }

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// Our `wrn bench` against PyTorch (Debian's torch via /usr/bin/python3, the reference WRN of
+// ../shared/fixtures/generator/wrn.py) on the same configurations, in the same run, each in its own
+// process: img/s of both and the ratio. PyTorch runs with torch.set_num_threads(os.cpu_count()), NCHW and
+// channels_last (the faster counts), bf16 through torch.autocast('cpu', torch.bfloat16).
+//
+//   node scripts/bench-vs-pytorch.mjs [--archs wrn-16-4,wrn-28-10] [--modes train,infer]
+//     [--precisions fp32,bf16] [--batch 128] [--steps N] [--warmup N] [--rounds R] [--backend native]
+//     [--generator DIR] [--json FILE]
+//
+// Default steps: wrn-28-10 train 3 (+1 warm-up), infer 5 (+1); others 10 (+2). With --rounds R > 1 the
+// two sides alternate R times and the median of each side counts (this machine may be shared).
+import { spawnSync } from 'node:child_process';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+function flag(name, fallback) {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) {
+    console.error(`bench-vs-pytorch: --${name} needs a value`);
+    process.exit(2);
+  }
+  return v;
+}
+const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const archs = list(flag('archs', 'wrn-16-4,wrn-28-10'));
+const modes = list(flag('modes', 'train,infer'));
+const precisions = list(flag('precisions', 'fp32,bf16'));
+const batch = Number(flag('batch', '128'));
+const rounds = Number(flag('rounds', '1'));
+const backend = flag('backend', 'native');
+const generator = path.resolve(root, flag('generator', '../shared/fixtures/generator'));
+const jsonOut = flag('json', '');
+const python = '/usr/bin/python3';
+
+for (const [what, ok] of [
+  [`${generator}/wrn.py`, existsSync(path.join(generator, 'wrn.py'))],
+  [python, existsSync(python)],
+  ['dist/src/cli/main.js (run `npm run build`)', existsSync(path.join(root, 'dist/src/cli/main.js'))],
+]) {
+  if (!ok) {
+    console.error(`bench-vs-pytorch: ${what} not found`);
+    process.exit(2);
+  }
+}
+
+function stepsFor(arch, mode) {
+  const big = /^wrn-28-10$|^wrn-40-10$|wide-resnet/.test(arch);
+  const steps = Number(flag('steps', big ? (mode === 'train' ? '3' : '5') : '10'));
+  const warmup = Number(flag('warmup', big ? '1' : '2'));
+  return { steps, warmup };
+}
+
+function median(a) {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function lastJson(out, what) {
+  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`${what}: no JSON output`);
+  return JSON.parse(line);
+}
+
+function ours(arch, mode, precision, steps, warmup) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/wrn.js'), 'bench', '--arch', arch, '--batch', String(batch), '--mode', mode,
+    '--precision', precision, '--steps', String(steps), '--warmup', String(warmup), '--backend', backend, '--json'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`wrn bench ${arch} ${mode} ${precision} failed: ${r.stderr.trim().split('\n').pop()}`);
+  return lastJson(r.stdout, 'wrn bench');
+}
+
+function torch(arch, mode, precision, steps, warmup) {
+  const m = /^wrn-(\d+)-(\d+)$/.exec(arch);
+  if (!m) throw new Error(`${arch}: the PyTorch side runs wrn-D-K only`);
+  const r = spawnSync(python, [path.join(root, 'scripts/bench-vs-pytorch.py'), m[1], m[2], String(batch), mode, precision, String(steps), String(warmup), generator],
+    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`PyTorch ${arch} ${mode} ${precision} failed: ${r.stderr.trim().split('\n').pop()}`);
+  return lastJson(r.stdout, 'PyTorch');
+}
+
+const load = () => os.loadavg()[0].toFixed(1);
+const rows = [];
+console.error(`batch ${batch}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), rounds ${rounds}, load ${load()}`);
+for (const arch of archs) {
+  for (const mode of modes) {
+    for (const precision of precisions) {
+      const { steps, warmup } = stepsFor(arch, mode);
+      const o = [];
+      const t = [];
+      let ourRes;
+      let torchRes;
+      const loads = [load()];
+      for (let i = 0; i < rounds; i++) {
+        // Alternate which side goes first so that a noisy neighbour hurts both alike.
+        const order = i % 2 === 0 ? ['ours', 'torch'] : ['torch', 'ours'];
+        for (const side of order) {
+          if (side === 'ours') {
+            ourRes = ours(arch, mode, precision, steps, warmup);
+            o.push(ourRes.img_per_s);
+          } else {
+            torchRes = torch(arch, mode, precision, steps, warmup);
+            t.push(torchRes.img_per_s);
+          }
+          loads.push(load());
+        }
+      }
+      const row = {
+        arch, mode, precision, batch, steps, warmup, rounds,
+        ours_img_per_s: median(o), torch_img_per_s: median(t), ratio: median(o) / median(t),
+        ours_peak_rss_mb: ourRes.peak_rss_mb, ours_backend: ourRes.backend,
+        torch_layout: torchRes.layout, torch_nchw: torchRes.nchw, torch_channels_last: torchRes.channels_last, torch_version: torchRes.torch,
+        load_avg_1m: loads.join(' '),
+      };
+      rows.push(row);
+      console.error(`${arch} ${mode} ${precision}: ours ${row.ours_img_per_s.toFixed(1)} img/s, PyTorch ${row.torch_img_per_s.toFixed(1)} (${row.torch_layout}), ratio ${row.ratio.toFixed(2)}x  [load ${row.load_avg_1m}]`);
+    }
+  }
+}
+
+const head = ['arch', 'mode', 'precision', 'ours img/s', 'PyTorch img/s', 'PyTorch layout', 'ratio', 'ours peak RSS MiB'];
+const body = rows.map((r) => [r.arch, r.mode, r.precision, r.ours_img_per_s.toFixed(1), r.torch_img_per_s.toFixed(1), r.torch_layout, `${r.ratio.toFixed(2)}x`, r.ours_peak_rss_mb.toFixed(0)]);
+console.log(`| ${head.join(' | ')} |`);
+console.log(`|${head.map(() => '---').join('|')}|`);
+for (const b of body) console.log(`| ${b.join(' | ')} |`);
+if (rows[0]) console.log(`\nours: ${rows[0].ours_backend}; PyTorch ${rows[0].torch_version}; batch ${batch}`);
+if (jsonOut) {
+  const tmp = `${jsonOut}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, rows }, null, 2));
+  renameSync(tmp, jsonOut);
+}
