@@ -100,6 +100,12 @@ function loadAddon(): NativeAddon | null {
     loadError = `native addon not built (${file} is missing): \`sudo apt-get install libdnnl-dev && npm run build:native\``;
     return null;
   }
+  // libgomp reads its settings when the addon loads it. Unless the user chose a wait policy, spin only
+  // briefly at OpenMP barriers: on a shared machine a thread that spins for its descheduled partner
+  // stalls every parallel region for a whole time slice (measured: 180 ms instead of 3 ms per small step).
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+    process.env.GOMP_SPINCOUNT = '10000';
+  }
   try {
     const require = createRequire(import.meta.url);
     addon = require(file) as NativeAddon;

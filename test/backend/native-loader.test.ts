@@ -1,0 +1,45 @@
+/**
+ * Loading never breaks the package: a missing or broken addon yields `{ backend: null, reason }` (the
+ * CLI then falls back to the TypeScript backend), and the install script exits 0 without oneDNN.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+const root = process.cwd();
+const loader = path.resolve(root, 'dist/src/backend/native/index.js');
+
+function load(env: Record<string, string>): { backend: boolean; reason: string | null } {
+  const code = `import(${JSON.stringify(loader)}).then((m) => { const r = m.loadNativeBackend(); console.log(JSON.stringify({ backend: r.backend !== null, reason: r.reason })); })`;
+  const r = spawnSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim()) as { backend: boolean; reason: string | null };
+}
+
+test('a missing addon gives null and a reason with the install hint', () => {
+  const r = load({ WRN_NATIVE_ADDON: path.join(os.tmpdir(), 'no-such-dir', 'wrn_native.node') });
+  assert.equal(r.backend, false);
+  assert.match(r.reason ?? '', /not built .*apt-get install libdnnl-dev && npm run build:native/);
+});
+
+test('a broken addon gives null and a reason, not an exception', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wrn-native-'));
+  try {
+    const file = path.join(dir, 'wrn_native.node');
+    writeFileSync(file, 'not a shared object');
+    const r = load({ WRN_NATIVE_ADDON: file });
+    assert.equal(r.backend, false);
+    assert.match(r.reason ?? '', /failed to load/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the install script succeeds without oneDNN and says how to get it', () => {
+  const r = spawnSync(process.execPath, [path.resolve(root, 'scripts/build-native.mjs')], { env: { ...process.env, WRN_SKIP_NATIVE: '1' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'oneDNN not found: using the TypeScript backend; `sudo apt-get install libdnnl-dev && npm run build:native` for the fast one');
+});
