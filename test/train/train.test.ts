@@ -110,3 +110,13 @@ test('bad input to train/eval/predict is one line naming the problem, with a non
     assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace for: ${args.join(' ')}\n${r.stderr}`);
   }
 });
+
+test('wrn predict on the PyTorch fixture reproduces its eval logits', { skip: !existsSync('../shared/fixtures/wrn-10-2.io.safetensors') && 'no ../shared/fixtures' }, () => {
+  const io = '../shared/fixtures/wrn-10-2.io.safetensors';
+  const lines = wrn('predict', '--weights', '../shared/fixtures/wrn-10-2.safetensors', io, '--json', '--backend', 'js').trim().split('\n');
+  const ref = readSafetensors(io).tensors.get('logits_eval')!.data as Float32Array;
+  const got = lines.flatMap((l) => (JSON.parse(l) as { logits: number[] }).logits);
+  assert.equal(got.length, ref.length);
+  const scale = Math.max(...Array.from(ref, Math.abs));
+  got.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) <= 1e-4 * scale, `logit ${i}: ${v} vs ${ref[i]}`));
+});
