@@ -114,7 +114,7 @@ for (const arch of archs) {
       const row = {
         arch, mode, precision, batch, steps, warmup, rounds,
         ours_img_per_s: median(o), torch_img_per_s: median(t), ratio: median(o) / median(t),
-        ours_peak_rss_mb: ourRes.peak_rss_mb, ours_backend: ourRes.backend,
+        ours_peak_rss_mb: ourRes.peak_rss_mb, torch_peak_rss_mb: torchRes.peak_rss_mb ?? null, ours_backend: ourRes.backend,
         torch_layout: torchRes.layout, torch_nchw: torchRes.nchw, torch_channels_last: torchRes.channels_last, torch_version: torchRes.torch,
         load_avg_1m: loads.join(' '),
       };
@@ -124,8 +124,9 @@ for (const arch of archs) {
   }
 }
 
-const head = ['arch', 'mode', 'precision', 'ours img/s', 'PyTorch img/s', 'PyTorch layout', 'ratio', 'ours peak RSS MiB'];
-const body = rows.map((r) => [r.arch, r.mode, r.precision, r.ours_img_per_s.toFixed(1), r.torch_img_per_s.toFixed(1), r.torch_layout, `${r.ratio.toFixed(2)}x`, r.ours_peak_rss_mb.toFixed(0)]);
+const head = ['arch', 'mode', 'precision', 'ours img/s', 'PyTorch img/s', 'PyTorch layout', 'ratio', 'peak RSS MiB ours / PyTorch'];
+const body = rows.map((r) => [r.arch, r.mode, r.precision, r.ours_img_per_s.toFixed(1), r.torch_img_per_s.toFixed(1), r.torch_layout, `${r.ratio.toFixed(2)}x`,
+  `${r.ours_peak_rss_mb.toFixed(0)} / ${r.torch_peak_rss_mb === null ? '?' : r.torch_peak_rss_mb.toFixed(0)}`]);
 console.log(`| ${head.join(' | ')} |`);
 console.log(`|${head.map(() => '---').join('|')}|`);
 for (const b of body) console.log(`| ${b.join(' | ')} |`);

@@ -8,6 +8,7 @@ Threads: torch.set_num_threads(os.cpu_count()) unless OMP_NUM_THREADS is set.
 """
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -70,4 +71,5 @@ cl, nchw = batch / cl_t, batch / nchw_t
 print(json.dumps({'arch': f'wrn-{depth}-{width}', 'batch': batch, 'mode': mode, 'precision': precision,
                   'threads': threads, 'torch': torch.__version__, 'nchw': nchw, 'nchw_steps': nchw_n,
                   'channels_last': cl, 'channels_last_steps': cl_n, 'img_per_s': max(nchw, cl),
-                  'layout': 'channels_last' if cl >= nchw else 'nchw'}))
+                  'layout': 'channels_last' if cl >= nchw else 'nchw',
+                  'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -98,7 +98,8 @@ FN(Copy) {
 
 FN(Conv2d) {
   return guard(info, [&](Napi::Env env) {
-    return N(env, kConv2d(H(info[0]), toDims(info[1]), H(info[2]), toDims(info[3]), int(D(info[4])), int(D(info[5]))));
+    return N(env, kConv2d(H(info[0]), toDims(info[1]), H(info[2]), toDims(info[3]), int(D(info[4])), int(D(info[5])),
+                          info.Length() > 6 && info[6].ToBoolean()));
   });
 }
 

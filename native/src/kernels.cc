@@ -210,10 +210,11 @@ struct ConvEntry {
 };
 Cache<ConvEntry> convCache;
 
-ConvEntry& convEntry(const dims& xs, const dims& ws, int stride, int pad) {
+ConvEntry& convEntry(const dims& xs, const dims& ws, int stride, int pad, bool inference = false) {
   if (xs.size() != 4 || ws.size() != 4 || xs[1] != ws[1]) fail("native conv2d: input and weight do not match (NCHW x OIHW)");
   std::string key = dimsKey(xs) + dimsKey(ws) + std::to_string(stride) + ',' + std::to_string(pad) + ',' +
-                    std::to_string(int(actType)) + ',' + std::to_string(int(convAlgo()));
+                    std::to_string(int(actType)) + ',' + std::to_string(int(convAlgo())) + (inference ? "i" : "t");
+  const prop_kind prop = inference ? prop_kind::forward_inference : prop_kind::forward_training;
   return cached(convCache, key, [&](ConvEntry& e) {
     int64_t oh = (xs[2] + 2 * pad - ws[2]) / stride + 1, ow = (xs[3] + 2 * pad - ws[3]) / stride + 1;
     if (oh <= 0 || ow <= 0) fail("native conv2d: kernel larger than the padded input");
@@ -226,12 +227,12 @@ ConvEntry& convEntry(const dims& xs, const dims& ws, int stride, int pad) {
     e.diffWei = memory::desc(ws, actType == dt::bf16 && bf16WeightGrads() ? dt::bf16 : dt::f32, tag::any);
     e.algo = algoFor(xs, ws, stride);
     try {
-      convolution_forward::desc d(prop_kind::forward_training, e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
+      convolution_forward::desc d(prop, e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
       e.fwd = convolution_forward::primitive_desc(d, defaultAttr(), eng());
     } catch (const dnnl::error&) {
       if (e.algo == algorithm::convolution_direct) throw;
       e.algo = algorithm::convolution_direct;
-      convolution_forward::desc d(prop_kind::forward_training, e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
+      convolution_forward::desc d(prop, e.algo, e.src, e.wei, e.dst, e.strides, e.padL, e.padR);
       e.fwd = convolution_forward::primitive_desc(d, defaultAttr(), eng());
     }
     e.fwdP = convolution_forward(e.fwd);
@@ -450,8 +451,9 @@ int64_t kCopy(int64_t a) {
 // =====================================================================================================
 // convolution
 // =====================================================================================================
-int64_t kConv2d(int64_t xh, const dims& xs, int64_t wh, const dims& ws, int stride, int pad) {
-  ConvEntry& e = convEntry(xs, ws, stride, pad);
+int64_t kConv2d(int64_t xh, const dims& xs, int64_t wh, const dims& ws, int stride, int pad, bool inference) {
+  // Inference primitives (no backward will follow) may keep weights pre-transformed (Winograd).
+  ConvEntry& e = convEntry(xs, ws, stride, pad, inference);
   Buf& x = live(xh);
   Buf& w = live(wh);
   std::unique_ptr<Buf> tx;

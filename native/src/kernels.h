@@ -14,7 +14,7 @@ int64_t kUpload(const float* data, const dims& shape);
 void kRead(int64_t h, const dims& shape, float* out);
 int64_t kZeros(const dims& shape);
 
-int64_t kConv2d(int64_t x, const dims& xs, int64_t w, const dims& ws, int stride, int pad);
+int64_t kConv2d(int64_t x, const dims& xs, int64_t w, const dims& ws, int stride, int pad, bool inference);
 int64_t kConv2dBackwardData(int64_t dy, int64_t w, const dims& ws, const dims& xs, int stride, int pad);
 int64_t kConv2dBackwardWeights(int64_t dy, int64_t x, const dims& xs, const dims& ws, int stride, int pad);
 

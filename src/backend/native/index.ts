@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type {
   Activation, Backend, BatchNormOptions, Conv2dOptions, Precision, Saved, SgdOptions, Shape, Storage,
 } from '../backend.js';
+import { engine } from '../../core/engine.js';
 
 /** The functions the addon exports (native/src/addon.cc). Handles are numbers; -1 means none. */
 export interface NativeAddon {
@@ -25,7 +26,7 @@ export interface NativeAddon {
   /** Attaches a finalizer to `owner` that frees `h` if `owner` is collected undisposed. */
   track(owner: object, h: number): void;
   copy(h: number): number;
-  conv2d(x: number, xs: readonly number[], w: number, ws: readonly number[], stride: number, pad: number): number;
+  conv2d(x: number, xs: readonly number[], w: number, ws: readonly number[], stride: number, pad: number, inference: boolean): number;
   conv2dBackwardData(dy: number, w: number, ws: readonly number[], xs: readonly number[], stride: number, pad: number): number;
   conv2dBackwardWeights(dy: number, x: number, xs: readonly number[], ws: readonly number[], stride: number, pad: number): number;
   batchNormTrain(x: number, xs: readonly number[], g: number, b: number, rm: number, rv: number, momentum: number, eps: number, act: number): [number, number];
@@ -303,7 +304,9 @@ export class NativeBackend implements Backend {
     this.sync();
     const oh = Math.floor((xShape[2] + 2 * opts.padding - wShape[2]) / opts.stride) + 1;
     const ow = Math.floor((xShape[3] + 2 * opts.padding - wShape[3]) / opts.stride) + 1;
-    return this.wrap(this.a.conv2d(h(x), xShape, h(w, 'weight'), wShape, opts.stride, opts.padding), xShape[0] * wShape[0] * oh * ow);
+    // With autograd off no backward can follow: inference primitives (pre-transformed Winograd weights).
+    const inference = !engine.gradEnabled;
+    return this.wrap(this.a.conv2d(h(x), xShape, h(w, 'weight'), wShape, opts.stride, opts.padding, inference), xShape[0] * wShape[0] * oh * ow);
   }
 
   conv2dBackwardData(dy: Storage, w: Storage, wShape: Shape, xShape: Shape, opts: Conv2dOptions): Storage {
