@@ -204,6 +204,14 @@ struct ConvEntry {
   convolution_backward_data bwdDataP;
   convolution_backward_weights::primitive_desc bwdWeights;
   convolution_backward_weights bwdWeightsP;
+  // Backward-weights variant planned for one thread, and the online choice between the two (see
+  // kConv2dBackwardWeights).
+  bool hasBwdWeights1 = false;
+  convolution_backward_weights::primitive_desc bwdWeights1;
+  convolution_backward_weights bwdWeightsP1;
+  double ema[2] = {0, 0};
+  int samples[2] = {0, 0};
+  int64_t calls = 0;
   dims strides, padL, padR;
   algorithm algo;
   memory::desc src, wei, dst, diffWei;
@@ -484,6 +492,31 @@ int64_t kConv2dBackwardData(int64_t dyh, int64_t wh, const dims& ws, const dims&
   return reg(std::move(dx));
 }
 
+namespace {
+/** Tuning of backward-weights threading, from its own timings ($WRN_BWDW_TUNE=0 disables). */
+bool bwdwTuning() {
+  static bool v = [] {
+    const char* e = std::getenv("WRN_BWDW_TUNE");
+    return !(e && std::string(e) == "0");
+  }();
+  return v;
+}
+
+/**
+ * Which backward-weights primitive to run: 0 (all threads) or 1 (planned for one thread). oneDNN's
+ * backward-weights kernels reduce across threads with spinning barriers; on a core shared with another
+ * process that made them up to 6x slower than one thread (bf16, 640 channels at 8x8, measured here),
+ * while on an idle machine all threads win. Each variant's first run is a warm-up; then the faster by
+ * moving average runs, and the other is re-timed every 16th call, so the choice follows the load.
+ */
+int chooseBwdWeights(const ConvEntry& e) {
+  if (e.calls < 2) return 0;
+  if (e.calls < 4) return 1;
+  int best = e.ema[1] < e.ema[0] ? 1 : 0;
+  return e.calls % 16 == 0 ? 1 - best : best;
+}
+}  // namespace
+
 int64_t kConv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const dims& ws, int stride, int pad) {
   ConvEntry& e = convEntry(xs, ws, stride, pad);
   if (!e.hasBwdWeights) {
@@ -492,14 +525,38 @@ int64_t kConv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const di
     e.bwdWeightsP = convolution_backward_weights(e.bwdWeights);
     e.hasBwdWeights = true;
   }
+  const int threads = omp_get_max_threads();
+  const bool tune = threads > 1 && bwdwTuning();
+  int v = tune ? chooseBwdWeights(e) : 0;
+  if (v == 1 && !e.hasBwdWeights1) {
+    omp_set_num_threads(1);  // oneDNN plans a primitive for the threads it sees at creation
+    try {
+      convolution_backward_weights::desc d(e.algo, e.src, e.diffWei, e.dst, e.strides, e.padL, e.padR);
+      e.bwdWeights1 = convolution_backward_weights::primitive_desc(d, defaultAttr(), eng(), e.fwd);
+      e.bwdWeightsP1 = convolution_backward_weights(e.bwdWeights1);
+    } catch (...) {
+      omp_set_num_threads(threads);
+      throw;
+    }
+    omp_set_num_threads(threads);
+    e.hasBwdWeights1 = true;
+  }
+  const auto& pd = v == 1 ? e.bwdWeights1 : e.bwdWeights;
+  const auto& prim = v == 1 ? e.bwdWeightsP1 : e.bwdWeightsP;
   Buf& dy = live(dyh);
   Buf& x = live(xh);
   std::unique_ptr<Buf> tdy, tx;
-  Buf& g = ensure(dy, e.bwdWeights.diff_dst_desc(), tdy);
-  Buf& xx = ensure(x, e.bwdWeights.src_desc(), tx);
-  auto dw = newBuf(e.bwdWeights.diff_weights_desc());
-  exec(e.bwdWeightsP, e.bwdWeights,
-       {{DNNL_ARG_SRC, mem(xx)}, {DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_DIFF_WEIGHTS, mem(*dw)}});
+  Buf& g = ensure(dy, pd.diff_dst_desc(), tdy);
+  Buf& xx = ensure(x, pd.src_desc(), tx);
+  auto dw = newBuf(pd.diff_weights_desc());
+  const double t0 = omp_get_wtime();
+  exec(prim, pd, {{DNNL_ARG_SRC, mem(xx)}, {DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_DIFF_WEIGHTS, mem(*dw)}});
+  const double dt = omp_get_wtime() - t0;
+  if (tune) {
+    if (e.samples[v]++ > 0) e.ema[v] = e.samples[v] == 2 ? dt : 0.7 * e.ema[v] + 0.3 * dt;  // first run: warm-up
+    if (e.samples[v] == 1) e.ema[v] = 1e30;  // not timed yet
+    e.calls++;
+  }
   return reg(std::move(dw));
 }
 

@@ -155,6 +155,27 @@ describe('native backend vs JsBackend', { skip }, () => {
       });
     });
 
+    test(`${precision}: conv backward weights agrees on every call while its threading is tuned`, () => {
+      const r = new Rng(11);
+      withPair(precision, (p) => {
+        const xs = [4, 32, 8, 8];
+        const ws = [32, 32, 3, 3];
+        const ys = [4, 32, 8, 8];
+        const opts = { stride: 1, padding: 1 };
+        const x = p.act(randn(r, numel(xs)), xs, true);
+        const dy = p.act(randn(r, numel(ys)), ys, true);
+        const ref = p.track(js, js.conv2dBackwardWeights(dy.j, x.j, xs, ws, opts));
+        const layouts = new Set<string>();
+        for (let i = 0; i < 20; i++) {
+          const dw = p.track(native!, native!.conv2dBackwardWeights(dy.n, x.n, xs, ws, opts));
+          layouts.add(native!.layoutOf(dw));
+          const err = rel(native!.read(dw, ws), js.read(ref, ws));
+          assert.ok(err <= p.tol, `call ${i}: relative error ${err}`);
+        }
+        assert.equal(layouts.size, 1, `weight gradient layouts differ between variants: ${[...layouts].join(', ')}`);
+      });
+    });
+
     test(`${precision}: weights updated in place are picked up by the cached reordered copy`, () => {
       const r = new Rng(2);
       withPair(precision, (p) => {
