@@ -3,8 +3,8 @@ export function thousands(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-/** 5243328768 -> "5.24 G". */
-export function si(n: number, unit = ''): string {
+/** 5243328768 -> "5.24 G" (or "5.24G" with sep ''). */
+export function si(n: number, unit = '', sep = ' '): string {
   const units = ['', 'K', 'M', 'G', 'T'];
   let i = 0;
   let v = n;
@@ -12,7 +12,7 @@ export function si(n: number, unit = ''): string {
     v /= 1000;
     i++;
   }
-  return `${v.toFixed(i === 0 ? 0 : 2)} ${units[i]}${unit}`.trim();
+  return `${v.toFixed(i === 0 ? 0 : 2)}${sep}${units[i]}${unit}`.trim();
 }
 
 /** 1536 -> "1.50 MiB". */

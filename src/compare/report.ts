@@ -1,5 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { si } from '../cli/format.js';
 import { plotCurvesOverlay, plotScatter, type PlotFiles } from '../report/plots.js';
 import type { CompareState, RunSummary } from './compare.js';
 
@@ -56,16 +57,6 @@ export function summarizeArchs(runs: ReadonlyArray<RunSummary>): ArchSummary[] {
 const pctPm = (s: Stat | null): string => (s === null ? '-' : s.n > 1 ? `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}` : (100 * s.mean).toFixed(2));
 const numPm = (s: Stat, digits: number): string => (s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits));
 
-function si(n: number): string {
-  const units = ['', 'K', 'M', 'G', 'T'];
-  let i = 0;
-  let v = n;
-  while (Math.abs(v) >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 2)}${units[i]}`;
-}
 
 function wall(s: Stat): string {
   const fmt = (x: number) => (x >= 3600 ? `${(x / 3600).toFixed(2)} h` : x >= 120 ? `${(x / 60).toFixed(1)} min` : `${x.toFixed(1)} s`);
@@ -78,7 +69,7 @@ export const TABLE_HEADER = ['arch', 'params', 'MACs', 'epochs', 'seeds', 'train
 /** Table rows (strings), one per architecture. */
 export function tableRows(summary: ReadonlyArray<ArchSummary>): string[][] {
   return summary.map((s) => [
-    s.arch, s.params.toLocaleString('en-US'), si(s.macs), String(s.epochs), String(s.seeds.length), numPm(s.imgPerS, 1), wall(s.wallSeconds),
+    s.arch, s.params.toLocaleString('en-US'), si(s.macs, '', ''), String(s.epochs), String(s.seeds.length), numPm(s.imgPerS, 1), wall(s.wallSeconds),
     pctPm(s.bestValAcc), pctPm(s.testAcc), pctPm(s.finalTrainAcc), pctPm(s.gap),
   ]);
 }

@@ -8,47 +8,22 @@ import { countArch } from '../../plan/candidates.js';
 import { PAPER_DEFAULTS } from '../../train/trainer.js';
 import { table } from '../format.js';
 import { intFlag, numberFlag, UserError } from '../userError.js';
-import { resolveTrainConfig } from './train.js';
+import { resolveTrainConfig, type TrainFlags } from './train.js';
 
-type TrainFlags = Parameters<typeof resolveTrainConfig>[0];
 
-interface CompareFlags {
+/** `wrn train`'s flags (passed through as the shared recipe) plus the comparison's own. */
+interface CompareFlags extends Omit<TrainFlags, 'arch' | 'resume' | 'config' | 'seed'> {
   archs?: string;
-  data?: string;
-  epochs?: string;
   minutes?: string;
   seeds?: string;
-  out?: string;
-  batch?: string;
-  lr?: string;
-  schedule?: string;
-  warmup?: string;
-  dropout?: string;
-  wd?: string;
-  labelSmoothing?: string;
-  activation?: string;
-  limit?: string;
-  evalLimit?: string;
-  valSize?: string;
-  precision?: string;
-  backend?: string;
-  workers?: string;
-  crop?: string;
-  pad?: string;
-  flip?: boolean;
-  cutout?: string;
 }
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);
 
 /** The shared recipe from the pass-through train flags, validated by `wrn train`'s own resolver. */
 function recipeFrom(f: CompareFlags, arch: string, data: string): Partial<Recipe> {
-  const flags: TrainFlags = {
-    arch, data, batch: f.batch, lr: f.lr, schedule: f.schedule, warmup: f.warmup, wd: f.wd, labelSmoothing: f.labelSmoothing,
-    activation: f.activation, limit: f.limit, evalLimit: f.evalLimit, valSize: f.valSize, precision: f.precision, backend: f.backend,
-    workers: f.workers, crop: f.crop, pad: f.pad, flip: f.flip, cutout: f.cutout,
-  };
-  const cfg = resolveTrainConfig(flags);
+  const { archs: _archs, minutes: _minutes, seeds: _seeds, epochs: _epochs, out: _out, ...trainFlags } = f;
+  const cfg = resolveTrainConfig({ ...trainFlags, arch, data });
   const { arch: _a, data: _d, out: _o, seed: _s, epochs: _e, dropout: _dr, ...recipe } = cfg;
   const dropout = numberFlag('--dropout', f.dropout, 0, 0.99);
   return { ...recipe, ...(dropout !== undefined ? { dropout } : {}) };

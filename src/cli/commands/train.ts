@@ -11,7 +11,7 @@ import type { ScheduleName } from '../../optim/schedule.js';
 import { PAPER_DEFAULTS, train, type TrainConfig } from '../../train/trainer.js';
 import { intFlag, numberFlag, UserError } from '../userError.js';
 
-interface TrainFlags {
+export interface TrainFlags {
   arch?: string;
   data?: string;
   epochs?: string;
