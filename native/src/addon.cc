@@ -293,6 +293,11 @@ FN(Trim) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // The object table, caches and allocator are process-wide and single-threaded: one JavaScript thread
+  // only (a worker that tries gets an error, and the loader falls back to the TypeScript backend).
+  static bool initialized = false;
+  if (initialized) throw Napi::Error::New(env, "the native backend can be used from one JavaScript thread only");
+  initialized = true;
   struct {
     const char* name;
     Napi::Function::Callback fn;

@@ -220,6 +220,7 @@ Cache<ConvEntry> convCache;
 
 ConvEntry& convEntry(const dims& xs, const dims& ws, int stride, int pad, bool inference = false) {
   if (xs.size() != 4 || ws.size() != 4 || xs[1] != ws[1]) fail("native conv2d: input and weight do not match (NCHW x OIHW)");
+  if (stride < 1 || pad < 0) fail("native conv2d: stride must be >= 1 and padding >= 0");
   std::string key = dimsKey(xs) + dimsKey(ws) + std::to_string(stride) + ',' + std::to_string(pad) + ',' +
                     std::to_string(int(actType)) + ',' + std::to_string(int(convAlgo())) + (inference ? "i" : "t");
   const prop_kind prop = inference ? prop_kind::forward_inference : prop_kind::forward_training;
@@ -363,6 +364,7 @@ struct PoolEntry {
 Cache<PoolEntry> poolCache;
 
 PoolEntry& poolEntry(algorithm algo, const memory::desc& src, int kh, int kw, int stride, int pad) {
+  if (kh < 1 || kw < 1 || stride < 1 || pad < 0) fail("native pooling: kernel and stride must be >= 1, padding >= 0");
   std::string key = std::to_string(int(algo)) + ':' + mdKey(src) + std::to_string(kh) + ',' + std::to_string(kw) + ',' +
                     std::to_string(stride) + ',' + std::to_string(pad);
   return cached(poolCache, key, [&](PoolEntry& e) {

@@ -38,6 +38,23 @@ test('a broken addon gives null and a reason, not an exception', () => {
   }
 });
 
+test('a worker thread gets null and a reason while the main thread owns the addon', { skip: process.env.WRN_NATIVE_ADDON ? 'custom addon' : false }, () => {
+  const code = `
+    const { Worker } = require('node:worker_threads');
+    import(${JSON.stringify(loader)}).then((m) => {
+      const main = m.loadNativeBackend();
+      if (!main.backend) { console.log(JSON.stringify({ skip: main.reason })); return; }
+      const w = new Worker('import(' + JSON.stringify(${JSON.stringify(loader)}) + ').then((m) => { const r = m.loadNativeBackend(); require("node:worker_threads").parentPort.postMessage({ backend: r.backend !== null, reason: r.reason }); })', { eval: true });
+      w.on('message', (msg) => { console.log(JSON.stringify(msg)); w.terminate(); });
+    });`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout.trim()) as { skip?: string; backend?: boolean; reason?: string };
+  if (res.skip) return;
+  assert.equal(res.backend, false);
+  assert.match(res.reason ?? '', /one JavaScript thread/);
+});
+
 test('the install script succeeds without oneDNN and says how to get it', () => {
   const r = spawnSync(process.execPath, [path.resolve(root, 'scripts/build-native.mjs')], { env: { ...process.env, WRN_SKIP_NATIVE: '1' }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

@@ -383,6 +383,24 @@ describe('native backend vs JsBackend', { skip }, () => {
     assert.throws(() => nat.read(js.upload(data, [24]), [24]), /another backend/);
   });
 
+  test('bad arguments throw errors instead of crashing the process', () => {
+    const nat = native!;
+    const x = nat.upload(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+    const w = nat.upload(new Float32Array(8 * 3 * 3 * 3), [8, 3, 3, 3]);
+    const w2 = nat.upload(new Float32Array(8 * 4 * 3 * 3), [8, 4, 3, 3]);
+    try {
+      assert.throws(() => nat.conv2d(x, [2, 3, 4, 4], w, [8, 3, 3, 3], { stride: 0, padding: 1 }), /stride/);
+      assert.throws(() => nat.conv2d(x, [2, 3, 4, 4], w2, [8, 4, 3, 3], { stride: 1, padding: 1 }), /do not match/);
+      assert.throws(() => nat.maxPool2d(x, [2, 3, 4, 4], 3, 0, 1), /stride/);
+      assert.throws(() => nat.softmaxCrossEntropy(x, [2, 48], new Int32Array([0, 48]), 0), /label 48/);
+      assert.throws(() => nat.read(x, [5, 5]), /elements/);
+    } finally {
+      nat.dispose(x);
+      nat.dispose(w);
+      nat.dispose(w2);
+    }
+  });
+
   test('precision: bf16 is refused loudly on CPUs without it, never switched silently', () => {
     const nat = native!;
     if (nat.info().bf16) {
