@@ -204,13 +204,17 @@ struct ConvEntry {
   convolution_backward_data bwdDataP;
   convolution_backward_weights::primitive_desc bwdWeights;
   convolution_backward_weights bwdWeightsP;
-  // Backward-weights variant planned for one thread, and the online choice between the two (see
-  // kConv2dBackwardWeights).
+  // Backward-weights variants and the online choice between them (see kConv2dBackwardWeights):
+  // 1 = planned for one thread; 2 = one single-threaded primitive per thread on a slice of the batch.
   bool hasBwdWeights1 = false;
   convolution_backward_weights::primitive_desc bwdWeights1;
   convolution_backward_weights bwdWeightsP1;
-  double ema[2] = {0, 0};
-  int samples[2] = {0, 0};
+  int splitState = 0;  // 0 unknown, 1 available, -1 not applicable
+  convolution_backward_weights::primitive_desc bwdWeightsS;
+  convolution_backward_weights bwdWeightsPS;
+  memory::desc splitSrc, splitDiffDst;  // full-batch descriptors whose batch slices the split primitive reads
+  double ema[3] = {0, 0, 0};
+  int samples[3] = {0, 0, 0};
   int64_t calls = 0;
   dims strides, padL, padR;
   algorithm algo;
@@ -505,17 +509,134 @@ bool bwdwTuning() {
 }
 
 /**
- * Which backward-weights primitive to run: 0 (all threads) or 1 (planned for one thread). oneDNN's
- * backward-weights kernels reduce across threads with spinning barriers; on a core shared with another
- * process that made them up to 6x slower than one thread (bf16, 640 channels at 8x8, measured here),
- * while on an idle machine all threads win. Each variant's first run is a warm-up; then the faster by
- * moving average runs, and the other is re-timed every 16th call, so the choice follows the load.
+ * Which backward-weights primitive to run: 0 (all threads), 1 (planned for one thread) or 2 (each
+ * thread runs a one-thread primitive on its slice of the batch; the partial gradients are summed).
+ * oneDNN's multi-threaded backward-weights kernels reduce across threads with spinning barriers and
+ * scale badly on some shapes (bf16, 640 channels at 8x8: two threads slower than one here, and up to
+ * 6x slower when another process shares a core), while they win on others. Each variant's first run
+ * is a warm-up; then the fastest by moving average runs, and the others are re-timed in turn every
+ * 16th call, so the choice follows the shapes and the load.
  */
-int chooseBwdWeights(const ConvEntry& e) {
-  if (e.calls < 2) return 0;
-  if (e.calls < 4) return 1;
-  int best = e.ema[1] < e.ema[0] ? 1 : 0;
-  return e.calls % 16 == 0 ? 1 - best : best;
+int chooseBwdWeights(const ConvEntry& e, int nvariants) {
+  if (e.calls < 2 * nvariants) return int(e.calls / 2);
+  int best = 0;
+  for (int v = 1; v < nvariants; v++) {
+    if (e.ema[v] < e.ema[best]) best = v;
+  }
+  if (e.calls % 16 == 0) return (best + 1 + int((e.calls / 16) % (nvariants - 1))) % nvariants;
+  return best;
+}
+
+/** `md` with another batch size (the batch must be the outermost, unblocked dimension). */
+memory::desc withBatch(const memory::desc& md, int64_t n) {
+  memory::desc out = md;
+  out.data.dims[0] = n;
+  out.data.padded_dims[0] = n;
+  return out;
+}
+
+bool batchOutermost(const memory::desc& md) {
+  const auto& d = md.data;
+  if (d.format_kind != dnnl_blocked || d.offset0 != 0) return false;
+  const auto& b = d.format_desc.blocking;
+  for (int k = 0; k < b.inner_nblks; k++) {
+    if (b.inner_idxs[k] == 0) return false;
+  }
+  // Dense with the batch outermost: one image is strides[0] elements and the whole tensor n of them.
+  return int64_t(md.get_size()) == b.strides[0] * d.dims[0] * int64_t(memory::data_type_size(md.data_type()));
+}
+
+template <class Make>
+auto withThreads(int n, Make make) {
+  const int prev = omp_get_max_threads();
+  omp_set_num_threads(n);  // oneDNN plans a primitive for the threads it sees at creation
+  try {
+    auto r = make();
+    omp_set_num_threads(prev);
+    return r;
+  } catch (...) {
+    omp_set_num_threads(prev);
+    throw;
+  }
+}
+
+/** Prepares variant 2 if the shapes allow it (batch divisible by the threads, batch-outermost layouts). */
+void prepareSplit(ConvEntry& e, const dims& xs, const dims& ws, int threads) {
+  e.splitState = -1;
+  const int64_t n = xs[0];
+  if (n % threads != 0 || n / threads < 1) return;
+  const int64_t part = n / threads;
+  dims yd = e.dst.dims();
+  memory::desc src({part, xs[1], xs[2], xs[3]}, e.src.data_type(), tag::any);
+  memory::desc dst({part, yd[1], yd[2], yd[3]}, e.dst.data_type(), tag::any);
+  // The partial gradients are summed in fp32 whatever the precision of the final gradient.
+  memory::desc dw(ws, dt::f32, tag::any);
+  auto made = withThreads(1, [&] {
+    convolution_forward::desc fd(prop_kind::forward_training, e.algo, src, e.wei, dst, e.strides, e.padL, e.padR);
+    auto hint = convolution_forward::primitive_desc(fd, defaultAttr(), eng());
+    convolution_backward_weights::desc d(e.algo, src, dw, dst, e.strides, e.padL, e.padR);
+    auto pd = convolution_backward_weights::primitive_desc(d, defaultAttr(), eng(), hint);
+    return std::make_pair(pd, convolution_backward_weights(pd));
+  });
+  const auto& pd = made.first;
+  if (!batchOutermost(pd.src_desc()) || !batchOutermost(pd.diff_dst_desc())) return;
+  e.bwdWeightsS = pd;
+  e.bwdWeightsPS = made.second;
+  e.splitSrc = withBatch(pd.src_desc(), n);
+  e.splitDiffDst = withBatch(pd.diff_dst_desc(), n);
+  e.splitState = 1;
+}
+
+/** Variant 2: per-thread streams and scratchpads, partial fp32 gradients summed into `out`. */
+void runSplit(ConvEntry& e, Buf& x, Buf& dy, Buf& out, int threads) {
+  static std::vector<dnnl::stream> streams;
+  while (int(streams.size()) < threads) streams.emplace_back(eng());
+  const auto& pd = e.bwdWeightsS;
+  const memory::desc wmd = pd.diff_weights_desc();
+  const size_t wbytes = wmd.get_size();
+  const size_t sbytes = pd.scratchpad_desc().get_size();
+  // One block: per thread a partial gradient and a scratchpad.
+  const size_t per = ((wbytes + 4095) & ~size_t(4095)) + ((sbytes + 4095) & ~size_t(4095));
+  auto block = std::make_shared<Mem>(poolAlloc(per * threads), per * threads);
+  std::unique_ptr<Buf> tx, tdy;
+  Buf& xx = ensure(x, e.splitSrc, tx);
+  Buf& gg = ensure(dy, e.splitDiffDst, tdy);
+  const size_t xpart = xx.bytes / threads, dpart = gg.bytes / threads;
+  char* base = static_cast<char*>(block->ptr);
+  std::vector<std::string> errors(threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    try {
+      char* mine = base + per * t;
+      dnnl_exec_arg_t args[4];
+      memory ms(pd.src_desc(), eng(), static_cast<char*>(xx.ptr) + xpart * t);
+      memory md(pd.diff_dst_desc(), eng(), static_cast<char*>(gg.ptr) + dpart * t);
+      memory mw(wmd, eng(), mine);
+      memory msp(pd.scratchpad_desc(), eng(), mine + ((wbytes + 4095) & ~size_t(4095)));
+      args[0] = {DNNL_ARG_SRC, ms.get()};
+      args[1] = {DNNL_ARG_DIFF_DST, md.get()};
+      args[2] = {DNNL_ARG_DIFF_WEIGHTS, mw.get()};
+      args[3] = {DNNL_ARG_SCRATCHPAD, msp.get()};
+      dnnl_status_t st = dnnl_primitive_execute(e.bwdWeightsPS.get(), streams[t].get(), 4, args);
+      if (st != dnnl_success) errors[t] = "status " + std::to_string(int(st));
+    } catch (const std::exception& ex) {
+      errors[t] = ex.what();
+    }
+  }
+  for (auto& err : errors) {
+    if (!err.empty()) fail("native conv2d backward weights (batch split): " + err);
+  }
+  // Sum the partials into the first (fp32, same layout), then convert into the output's descriptor.
+  float* acc = reinterpret_cast<float*>(base);
+  const int64_t nw = int64_t(wbytes / sizeof(float));
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < nw; i++) {
+    float v = acc[i];
+    for (int t = 1; t < threads; t++) v += reinterpret_cast<const float*>(base + per * t)[i];
+    acc[i] = v;
+  }
+  reorderRaw(wmd, acc, out.md, out.ptr);
 }
 }  // namespace
 
@@ -529,34 +650,43 @@ int64_t kConv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const di
   }
   const int threads = omp_get_max_threads();
   const bool tune = threads > 1 && bwdwTuning();
-  int v = tune ? chooseBwdWeights(e) : 0;
+  if (tune && e.splitState == 0) prepareSplit(e, xs, ws, threads);
+  const int nvariants = e.splitState == 1 ? 3 : 2;
+  int v = tune ? chooseBwdWeights(e, nvariants) : 0;
   if (v == 1 && !e.hasBwdWeights1) {
-    omp_set_num_threads(1);  // oneDNN plans a primitive for the threads it sees at creation
-    try {
+    auto made = withThreads(1, [&] {
       convolution_backward_weights::desc d(e.algo, e.src, e.diffWei, e.dst, e.strides, e.padL, e.padR);
-      e.bwdWeights1 = convolution_backward_weights::primitive_desc(d, defaultAttr(), eng(), e.fwd);
-      e.bwdWeightsP1 = convolution_backward_weights(e.bwdWeights1);
-    } catch (...) {
-      omp_set_num_threads(threads);
-      throw;
-    }
-    omp_set_num_threads(threads);
+      auto pd = convolution_backward_weights::primitive_desc(d, defaultAttr(), eng(), e.fwd);
+      return std::make_pair(pd, convolution_backward_weights(pd));
+    });
+    e.bwdWeights1 = made.first;
+    e.bwdWeightsP1 = made.second;
     e.hasBwdWeights1 = true;
   }
-  const auto& pd = v == 1 ? e.bwdWeights1 : e.bwdWeights;
-  const auto& prim = v == 1 ? e.bwdWeightsP1 : e.bwdWeightsP;
   Buf& dy = live(dyh);
   Buf& x = live(xh);
-  std::unique_ptr<Buf> tdy, tx;
-  Buf& g = ensure(dy, pd.diff_dst_desc(), tdy);
-  Buf& xx = ensure(x, pd.src_desc(), tx);
-  auto dw = newBuf(pd.diff_weights_desc());
+  // Every variant returns the gradient in variant 0's descriptor (the one parameters adopt).
+  auto dw = newBuf(e.bwdWeights.diff_weights_desc());
   const double t0 = omp_get_wtime();
-  exec(prim, pd, {{DNNL_ARG_SRC, mem(xx)}, {DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_DIFF_WEIGHTS, mem(*dw)}});
+  if (v == 2) {
+    runSplit(e, x, dy, *dw, threads);
+  } else {
+    const auto& pd = v == 1 ? e.bwdWeights1 : e.bwdWeights;
+    const auto& prim = v == 1 ? e.bwdWeightsP1 : e.bwdWeightsP;
+    std::unique_ptr<Buf> tdy, tx, tw;
+    Buf& g = ensure(dy, pd.diff_dst_desc(), tdy);
+    Buf& xx = ensure(x, pd.src_desc(), tx);
+    const bool same = pd.diff_weights_desc() == dw->md;
+    if (!same) tw = newBuf(pd.diff_weights_desc());
+    Buf& target = same ? *dw : *tw;
+    exec(prim, pd, {{DNNL_ARG_SRC, mem(xx)}, {DNNL_ARG_DIFF_DST, mem(g)}, {DNNL_ARG_DIFF_WEIGHTS, mem(target)}});
+    if (!same) reorderRaw(tw->md, tw->ptr, dw->md, dw->ptr);
+  }
   const double dt = omp_get_wtime() - t0;
   if (tune) {
-    if (e.samples[v]++ > 0) e.ema[v] = e.samples[v] == 2 ? dt : 0.7 * e.ema[v] + 0.3 * dt;  // first run: warm-up
-    if (e.samples[v] == 1) e.ema[v] = 1e30;  // not timed yet
+    e.samples[v]++;
+    if (e.samples[v] == 1) e.ema[v] = 1e30;  // first run: warm-up, not timed
+    else e.ema[v] = e.samples[v] == 2 ? dt : 0.7 * e.ema[v] + 0.3 * dt;
     e.calls++;
   }
   return reg(std::move(dw));
