@@ -266,16 +266,46 @@ int64_t product(const dims& d) {
 }
 
 void reorderRaw(const memory::desc& smd, void* sp, const memory::desc& dmd, void* dp) {
-  memory s = mem(smd, sp), d = mem(dmd, dp);
-  static std::unordered_map<std::string, std::pair<dnnl::reorder::primitive_desc, dnnl::reorder>> cache;
+  // Some layout pairs have no direct reorder in oneDNN 2.6 (e.g. a blocked weight layout into the
+  // Winograd inference layout, which only reads plain oihw); those go through the plain layout.
+  struct Entry {
+    bool direct;
+    dnnl::reorder::primitive_desc pd;
+    dnnl::reorder prim;
+  };
+  static std::unordered_map<std::string, Entry> cache;
   std::string key = mdKey(smd) + mdKey(dmd);
   auto it = cache.find(key);
   if (it == cache.end()) {
-    dnnl::reorder::primitive_desc pd(eng(), smd, eng(), dmd, defaultAttr());
-    it = cache.emplace(key, std::make_pair(pd, dnnl::reorder(pd))).first;
+    Entry e{true, {}, {}};
+    try {
+      e.pd = dnnl::reorder::primitive_desc(eng(), smd, eng(), dmd, defaultAttr());
+      e.prim = dnnl::reorder(e.pd);
+    } catch (const dnnl::error&) {
+      e.direct = false;
+    }
+    it = cache.emplace(key, e).first;
   }
-  auto& [rpd, prim] = it->second;
-  prim.execute(strm(), {{DNNL_ARG_FROM, s}, {DNNL_ARG_TO, d}, {DNNL_ARG_SCRATCHPAD, scratchpadFor(rpd.scratchpad_desc())}});
+  Entry& e = it->second;
+  if (e.direct) {
+    memory s = mem(smd, sp), d = mem(dmd, dp);
+    e.prim.execute(strm(), {{DNNL_ARG_FROM, s}, {DNNL_ARG_TO, d}, {DNNL_ARG_SCRATCHPAD, scratchpadFor(e.pd.scratchpad_desc())}});
+    return;
+  }
+  const memory::desc plain = plainDesc(smd.dims(), smd.data_type());
+  if (smd == plain || dmd == plain) {
+    fail("native backend: no reorder from layout " + mdKey(smd) + " to " + mdKey(dmd));
+  }
+  const size_t bytes = plain.get_size();
+  void* tmp = poolAlloc(bytes);
+  try {
+    reorderRaw(smd, sp, plain, tmp);
+    reorderRaw(plain, tmp, dmd, dp);
+  } catch (...) {
+    poolFree(tmp, bytes);
+    throw;
+  }
+  poolFree(tmp, bytes);
 }
 
 void materialize(Buf& b, const memory::desc* like) {

@@ -51,6 +51,8 @@ interface Run {
   grads: Map<string, Float32Array>;
   running: Map<string, Float32Array>;
   params: Map<string, Float32Array>;
+  /** Eval-mode logits after the 2 steps, on another batch size (inference primitives, Winograd weights). */
+  evalLogits: Float32Array;
 }
 
 function run(backend: Backend, arch: string, dropout: number): Run {
@@ -64,7 +66,7 @@ function run(backend: Backend, arch: string, dropout: number): Run {
   model.train();
   const params = model.namedParameters();
   const opt = new SGD(params, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-  const out: Run = { logits: new Float32Array(0), loss: 0, grads: new Map(), running: new Map(), params: new Map() };
+  const out: Run = { logits: new Float32Array(0), loss: 0, grads: new Map(), running: new Map(), params: new Map(), evalLogits: new Float32Array(0) };
   for (const step of [1, 2]) {
     tidy(() => {
       const logits = model.forward(Tensor.fromArray(x, shape));
@@ -83,6 +85,10 @@ function run(backend: Backend, arch: string, dropout: number): Run {
     opt.zeroGrad();
   }
   for (const [k, p] of params) out.params.set(k, p.toArray());
+  // Weights trained in the training primitives' layouts must reach the inference primitives' layouts
+  // (oneDNN has no direct reorder from every blocked layout into Winograd's: this once failed).
+  model.eval();
+  out.evalLogits = noGrad(() => tidy(() => model.forward(Tensor.fromArray(x.subarray(0, 3 * 3 * 16 * 16), [3, 3, 16, 16])).toArray()));
   opt.dispose();
   model.dispose();
   return out;
@@ -104,7 +110,7 @@ describe('native training step vs JsBackend', { skip: native ? false : `native b
     const reference = run(new JsBackend(), arch, 0);
     for (const { precision, tol, minCosine } of cases) {
       const bf16 = native!.info().bf16;
-      test(`${arch} ${precision}: logits, loss, gradients, running stats, parameters after 2 SGD steps`, { skip: precision === 'bf16' && !bf16 ? 'no bf16 on this CPU' : false }, () => {
+      test(`${arch} ${precision}: logits, loss, gradients, running stats, parameters after 2 SGD steps, then eval logits`, { skip: precision === 'bf16' && !bf16 ? 'no bf16 on this CPU' : false }, () => {
         native!.setPrecision(precision);
         try {
           const got = run(native!, arch, 0);
@@ -120,6 +126,7 @@ describe('native training step vs JsBackend', { skip: native ? false : `native b
             assert.ok(c >= minCosine, `${precision} grad ${k}: cosine similarity ${c.toFixed(4)} < ${minCosine}`);
           }
           for (const [k, b] of reference.running) check(`running ${k}`, got.running.get(k)!, b, tol.value);
+          check('eval logits after 2 steps', got.evalLogits, reference.evalLogits, precision === 'fp32' ? 1e-3 : 5e-2);
           for (const [k, p] of reference.params) {
             check(`param ${k} after 2 steps`, got.params.get(k)!, p, tol.param);
             if (minCosine > 0) {
