@@ -3,6 +3,7 @@ import type { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { add } from '../ops/index.js';
 import { BatchNorm2d, Conv2d, Dropout, traceChain } from '../nn/layers.js';
+import { release, step } from '../nn/release.js';
 import { Module, type LayerTrace } from '../nn/module.js';
 
 /** One convolution of a pre-activation block: its kernel size and output width. */
@@ -42,15 +43,20 @@ export class PreActBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    // step()/release() free each intermediate after its last use when autograd is off (inference).
     const o = this.bns[0].forward(x);
     const sc = this.shortcut ? this.shortcut.forward(o) : x;
-    let y = this.convs[0].forward(o);
+    let y = step(o, (t) => this.convs[0].forward(t));
     for (let i = 1; i < this.convs.length; i++) {
-      y = this.bns[i].forward(y);
-      if (this.drop) y = this.drop.forward(y);
-      y = this.convs[i].forward(y);
+      y = step(y, (t) => this.bns[i].forward(t));
+      const drop = this.drop;
+      if (drop) y = step(y, (t) => drop.forward(t));
+      y = step(y, (t) => this.convs[i].forward(t));
     }
-    return add(y, sc);
+    const out = add(y, sc);
+    release(y);
+    release(sc, x);
+    return out;
   }
 
   outputShape(s: Shape): Shape {

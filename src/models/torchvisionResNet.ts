@@ -4,6 +4,7 @@ import type { Tensor } from '../core/tensor.js';
 import { add, activation } from '../ops/index.js';
 import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Sequential, traceChain } from '../nn/layers.js';
 import { Module, type LayerTrace } from '../nn/module.js';
+import { release, step } from '../nn/release.js';
 import { Network } from './network.js';
 
 /**
@@ -36,10 +37,14 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = this.bn1.forward(this.conv1.forward(x));
-    y = this.bn2.forward(this.conv2.forward(y));
-    y = this.bn3.forward(this.conv3.forward(y));
-    return activation(this.act, add(y, this.downsample ? this.downsample.forward(x) : x));
+    // step()/release() free each intermediate after its last use when autograd is off (inference).
+    let y = this.conv1.forward(x);
+    for (const f of [this.bn1, this.conv2, this.bn2, this.conv3, this.bn3]) y = step(y, (t) => f.forward(t));
+    const sc = this.downsample ? this.downsample.forward(x) : x;
+    const sum = add(y, sc);
+    release(y);
+    release(sc, x);
+    return step(sum, (t) => activation(this.act, t));
   }
 
   outputShape(s: Shape): Shape {
@@ -90,7 +95,7 @@ export class TorchvisionResNet extends Network {
   }
 
   forward(x: Tensor): Tensor {
-    return this.children().reduce((y, [, m]) => m.forward(y), x);
+    return this.children().reduce((y, [, m]) => (y === x ? m.forward(y) : step(y, (t) => m.forward(t))), x);
   }
 
   outputShape(s: Shape): Shape {

@@ -5,6 +5,7 @@ import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { constant, kaimingNormalFanOut, linearDefault } from './init.js';
 import { hostTensor, Module, type LayerTrace } from './module.js';
+import { step } from './release.js';
 
 export interface Conv2dConfig {
   kernel: number;
@@ -181,8 +182,9 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    // Intermediates are released after use in inference; the caller's input never is.
     let y = x;
-    for (const l of this.layers) y = l.forward(y);
+    for (const l of this.layers) y = y === x ? l.forward(y) : step(y, (t) => l.forward(t));
     return y;
   }
 
