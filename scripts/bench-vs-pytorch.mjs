@@ -8,7 +8,7 @@
 //     [--precisions fp32,bf16] [--batch 128] [--steps N] [--warmup N] [--rounds R] [--backend native]
 //     [--generator DIR] [--json FILE]
 //
-// Default steps: wrn-28-10 train 3 (+1 warm-up), infer 5 (+1); others 10 (+2). With --rounds R > 1 the
+// Default steps: wrn-28-10 (and other big nets) 5 (+3 warm-up); others 20 (+5). With --rounds R > 1 the
 // two sides alternate R times and the median of each side counts (this machine may be shared).
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
@@ -52,8 +52,11 @@ for (const [what, ok] of [
 
 function stepsFor(arch, mode) {
   const big = /^wrn-28-10$|^wrn-40-10$|wide-resnet/.test(arch);
-  const steps = Number(flag('steps', big ? (mode === 'train' ? '3' : '5') : '10'));
-  const warmup = Number(flag('warmup', big ? '1' : '2'));
+  // PyTorch needs several steps to warm up (oneDNN primitive and allocator caches: its first WRN-16-2
+  // training steps ran at 79, 141, 167, then ~230 img/s here), and our backward-weights variant choice
+  // times each variant twice; so both sides get the same generous warm-up.
+  const steps = Number(flag('steps', big ? '5' : '20'));
+  const warmup = Number(flag('warmup', big ? '3' : '5'));
   return { steps, warmup };
 }
 

@@ -11,6 +11,7 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
 export function record(out: Tensor, fn: GradFn): Tensor {
   out.requiresGrad = true;
   out.gradFn = fn;
+  for (const t of fn.reads ?? [...fn.inputs, out]) t.readers++;
   return out;
 }
 

@@ -10,6 +10,11 @@ export interface GradFn {
   backward(dy: Tensor): (Tensor | null)[];
   /** Releases whatever the forward saved (backend storages / contexts). */
   release(): void;
+  /**
+   * The tensors whose values `backward` reads (inputs and/or the output). Undefined means all inputs
+   * and the output: only ops that declare it let release() free an activation during training.
+   */
+  readonly reads?: readonly Tensor[];
 }
 
 /**
@@ -24,6 +29,8 @@ export class Tensor {
   requiresGrad: boolean;
   grad: Tensor | null = null;
   gradFn: GradFn | null = null;
+  /** How many recorded backward functions read this tensor's values (see GradFn.reads). */
+  readers = 0;
 
   constructor(storage: Storage, shape: Shape, backend: Backend, requiresGrad = false) {
     if (storage.size !== sizeOf(shape)) {
@@ -53,6 +60,17 @@ export class Tensor {
   get storage(): Storage {
     if (this.storage_ === null) throw new Error(`Tensor ${formatShape(this.shape)} used after dispose()`);
     return this.storage_;
+  }
+
+  /**
+   * Frees the values but keeps the autograd node, so gradients still flow through it: for
+   * activations no backward reads (readers === 0), e.g. a residual branch's output once it has been added.
+   */
+  releaseStorage(): void {
+    if (this.readers > 0) throw new Error(`Tensor ${formatShape(this.shape)}: releaseStorage() while ${this.readers} backward function(s) read it`);
+    if (this.storage_ === null) return;
+    this.backend.dispose(this.storage_);
+    this.storage_ = null;
   }
 
   get size(): number {
@@ -85,8 +103,7 @@ export class Tensor {
 
   /** Frees the storage now (native memory is released deterministically). */
   dispose(): void {
-    if (this.storage_ === null) return;
-    this.backend.dispose(this.storage_);
+    if (this.storage_ !== null) this.backend.dispose(this.storage_);
     this.storage_ = null;
     if (this.gradFn) {
       this.gradFn.release();

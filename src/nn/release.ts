@@ -1,16 +1,28 @@
 import { engine } from '../core/engine.js';
 import type { Tensor } from '../core/tensor.js';
 
+let enabled = true;
+
 /**
- * Frees an intermediate tensor as soon as its last reader has run, when autograd is not recording
- * (inference, evaluation). With autograd on, backward may still read it, so it is left to the
- * enclosing tidy(). Without this an inference forward holds every activation until its tidy() ends:
- * 3.6 GB for WRN-28-10 at batch 128, where a few activations suffice.
+ * Turns early release on or off (on by default). Off, every activation lives until its tidy() ends;
+ * the switch exists to measure what release saves and to test that it changes no value.
+ */
+export function setEarlyRelease(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * Frees an intermediate tensor once its last reader in the forward has run.
+ * - Without autograd (inference, evaluation) the tensor is disposed. Without this an inference
+ *   forward holds every activation until its tidy() ends: 3.6 GB for WRN-28-10 at batch 128.
+ * - With autograd, only its values are freed, and only if no recorded backward reads them (e.g. a
+ *   residual branch's output once added: neither the conv that made it nor the add reads it).
  * `unless` lists tensors that must survive (the caller's input, a result that is the input itself).
  */
 export function release(t: Tensor, ...unless: Tensor[]): void {
-  if (engine.gradEnabled || unless.includes(t)) return;
-  t.dispose();
+  if (!enabled || unless.includes(t)) return;
+  if (!engine.gradEnabled) t.dispose();
+  else if (t.readers === 0) t.releaseStorage();
 }
 
 /** `f(t)`, then `t` released (unless `f` returned it unchanged, as Dropout does in eval mode). */

@@ -32,5 +32,5 @@ export function batchNorm(x: Tensor, bn: BatchNormState, training: boolean, opts
   return record(y, gradFn('batchNorm', [x, bn.weight, bn.bias], (dy) => {
     const r = b.batchNormBackward(dy.storage, x.storage, y.storage, x.shape, bn.weight.storage, bn.bias.storage, saved, opts);
     return [wrap(r.dx, x.shape, b), wrap(r.dgamma, bn.weight.shape, b), wrap(r.dbeta, bn.bias.shape, b)];
-  }, [saved]));
+  }, [saved], [x, y, bn.weight, bn.bias]));
 }

@@ -18,5 +18,5 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions): Tensor {
   return record(y, gradFn('conv2d', [x, w], (dy) => [
     x.requiresGrad ? wrap(b.conv2dBackwardData(dy.storage, w.storage, w.shape, x.shape, opts), x.shape, b) : null,
     w.requiresGrad ? wrap(b.conv2dBackwardWeights(dy.storage, x.storage, x.shape, w.shape, opts), w.shape, b) : null,
-  ]));
+  ], [], [x, w]));
 }

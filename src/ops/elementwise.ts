@@ -8,7 +8,7 @@ export function activation(kind: Activation, x: Tensor): Tensor {
   const b = x.backend;
   const y = wrap(b.activation(kind, x.storage, x.shape), x.shape, b);
   if (!needsGrad(x)) return y;
-  return record(y, gradFn(kind, [x], (dy) => [wrap(b.activationBackward(kind, dy.storage, x.storage, y.storage, x.shape), x.shape, b)]));
+  return record(y, gradFn(kind, [x], (dy) => [wrap(b.activationBackward(kind, dy.storage, x.storage, y.storage, x.shape), x.shape, b)], [], [x, y]));
 }
 
 export const relu = (x: Tensor): Tensor => activation('relu', x);
@@ -19,7 +19,7 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
   const b = x.backend;
   const y = wrap(b.dropout(x.storage, x.shape, p, seed), x.shape, b);
   if (!needsGrad(x)) return y;
-  return record(y, gradFn('dropout', [x], (dy) => [wrap(b.dropoutBackward(dy.storage, x.shape, p, seed), x.shape, b)]));
+  return record(y, gradFn('dropout', [x], (dy) => [wrap(b.dropoutBackward(dy.storage, x.shape, p, seed), x.shape, b)], [], []));
 }
 
 /** Elementwise sum of two same-shaped tensors (the residual connection). */
@@ -32,7 +32,7 @@ export function add(a: Tensor, c: Tensor): Tensor {
   return record(y, gradFn('add', [a, c], (dy) => [
     a.requiresGrad ? copy(dy) : null,
     c.requiresGrad ? copy(dy) : null,
-  ]));
+  ], [], []));
 }
 
 function copy(t: Tensor): Tensor {
