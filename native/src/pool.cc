@@ -237,6 +237,17 @@ std::string mdKey(const memory::desc& md) {
     for (int i = 0; i < d.ndims; i++) put(d.padded_dims[i]);
     put(d.offset0);
     put(d.extra.flags);
+  } else if (d.format_kind == dnnl_format_kind_wino) {
+    // Winograd weight layouts differ by their blocking (which oneDNN picks per problem, batch size
+    // included); a key without it made two layouts share one cached reorder (wrong weights).
+    const auto& w = d.format_desc.wino_desc;
+    for (int64_t v : {int64_t(w.wino_format), int64_t(w.r), int64_t(w.alpha), int64_t(w.ic), int64_t(w.oc),
+                      int64_t(w.ic_block), int64_t(w.oc_block), int64_t(w.ic2_block), int64_t(w.oc2_block),
+                      int64_t(w.size)}) {
+      put(v);
+    }
+    s += std::to_string(w.adj_scale);
+    s += ',';
   }
   s += ';';
   return s;
