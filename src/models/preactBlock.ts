@@ -43,7 +43,8 @@ export class PreActBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // step()/release() free each intermediate after its last use when autograd is off (inference).
+    // step()/release() free each intermediate after its last use: all of them in inference, and in
+    // training those no backward reads (see nn/release.ts).
     const o = this.bns[0].forward(x);
     const sc = this.shortcut ? this.shortcut.forward(o) : x;
     let y = step(o, (t) => this.convs[0].forward(t));

@@ -37,7 +37,8 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // step()/release() free each intermediate after its last use when autograd is off (inference).
+    // step()/release() free each intermediate after its last use: all of them in inference, and in
+    // training those no backward reads (see nn/release.ts).
     let y = this.conv1.forward(x);
     for (const f of [this.bn1, this.conv2, this.bn2, this.conv3, this.bn3]) y = step(y, (t) => f.forward(t));
     const sc = this.downsample ? this.downsample.forward(x) : x;

@@ -182,7 +182,7 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // Intermediates are released after use in inference; the caller's input never is.
+    // Intermediates are released after use (see nn/release.ts); the caller's input never is.
     let y = x;
     for (const l of this.layers) y = y === x ? l.forward(y) : step(y, (t) => l.forward(t));
     return y;
