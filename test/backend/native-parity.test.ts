@@ -373,28 +373,18 @@ describe('native backend vs JsBackend', { skip }, () => {
     // once fed batch-100 convs the batch-128 weight layout (relative error 1e1 at 64 channels, 7x7).
     const r = new Rng(11);
     const opts = { stride: 1, padding: 1 };
-    for (const [c, hw] of [[64, 7], [32, 14]]) {
-      const ws = [c, c, 3, 3];
-      const w = randn(r, numel(ws), 0.1);
-      const W = native!.upload(w, ws);
-      for (const n of [128, 100, 128, 7]) {
-        const xs = [n, c, hw, hw];
-        const ys = [n, c, hw, hw];
-        const x = randn(r, numel(xs));
-        const jx = js.upload(x, xs);
-        const jw = js.upload(w, ws);
-        const jy = js.conv2d(jx, xs, jw, ws, opts);
-        const expected = Float32Array.from(js.read(jy, ys));
-        [jx, jw, jy].forEach((t) => js.dispose(t));
-        const X = native!.upload(x, xs);
-        const Y = noGrad(() => native!.conv2d(X, xs, W, ws, opts));
-        const e = rel(Float32Array.from(native!.read(Y, ys)), expected);
-        native!.dispose(X);
-        native!.dispose(Y);
-        assert.ok(e <= 1e-4, `${c} channels ${hw}x${hw}, batch ${n}: relative error ${e.toExponential(2)}`);
+    withPair('fp32', (p) => {
+      for (const [c, hw] of [[64, 7], [32, 14]]) {
+        const ws = [c, c, 3, 3];
+        const w = p.param(randn(r, numel(ws), 0.1), ws);
+        for (const n of [128, 100, 128, 7]) {
+          const xs = [n, c, hw, hw];
+          const x = p.param(randn(r, numel(xs)), xs);
+          p.check(`inference conv, ${c} channels ${hw}x${hw}, batch ${n}`,
+            noGrad(() => native!.conv2d(x.n, xs, w.n, ws, opts)), js.conv2d(x.j, xs, w.j, ws, opts), xs);
+        }
       }
-      native!.dispose(W);
-    }
+    });
   });
 
   test('memory: upload/read round trip, dispose, use after dispose, handles freed', () => {
