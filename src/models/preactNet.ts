@@ -3,7 +3,7 @@ import type { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, Sequential, traceChain } from '../nn/layers.js';
 import type { LayerTrace, Module } from '../nn/module.js';
-import { step } from '../nn/release.js';
+import { chain } from '../nn/release.js';
 import { Network, type NetworkConfig } from './network.js';
 import { PreActBlock, type ConvSpec } from './preactBlock.js';
 
@@ -45,11 +45,7 @@ export class PreActNet extends Network {
   }
 
   forward(x: Tensor): Tensor {
-    let y = this.conv1.forward(x);
-    for (const g of this.layers) y = step(y, (t) => g.forward(t));
-    y = step(y, (t) => this.bn.forward(t));
-    y = step(y, (t) => this.pool.forward(t));
-    return step(y, (t) => this.fc.forward(t));
+    return chain(x, [this.conv1, ...this.layers, this.bn, this.pool, this.fc]);
   }
 
   private chain(): [string, Module][] {

@@ -4,7 +4,7 @@ import type { Tensor } from '../core/tensor.js';
 import { add, activation } from '../ops/index.js';
 import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Sequential, traceChain } from '../nn/layers.js';
 import { Module, type LayerTrace } from '../nn/module.js';
-import { release, step } from '../nn/release.js';
+import { chain, release, step } from '../nn/release.js';
 import { Network } from './network.js';
 
 /**
@@ -37,10 +37,9 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // step()/release() free each intermediate after its last use: all of them in inference, and in
+    // chain()/step()/release() free each intermediate after its last use: all of them in inference, and in
     // training those no backward reads (see nn/release.ts).
-    let y = this.conv1.forward(x);
-    for (const f of [this.bn1, this.conv2, this.bn2, this.conv3, this.bn3]) y = step(y, (t) => f.forward(t));
+    const y = chain(x, [this.conv1, this.bn1, this.conv2, this.bn2, this.conv3, this.bn3]);
     const sc = this.downsample ? this.downsample.forward(x) : x;
     const sum = add(y, sc);
     release(y);
@@ -96,7 +95,7 @@ export class TorchvisionResNet extends Network {
   }
 
   forward(x: Tensor): Tensor {
-    return this.children().reduce((y, [, m]) => (y === x ? m.forward(y) : step(y, (t) => m.forward(t))), x);
+    return chain(x, this.children().map(([, m]) => m));
   }
 
   outputShape(s: Shape): Shape {

@@ -1,3 +1,3 @@
 export { Module, type LayerTrace } from './module.js';
-export { release, step, setEarlyRelease } from './release.js';
+export { chain, release, step, setEarlyRelease } from './release.js';
 export { Conv2d, BatchNorm2d, Act, Dropout, Linear, MaxPool2d, GlobalAvgPool, Sequential, traceChain } from './layers.js';

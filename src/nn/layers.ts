@@ -5,7 +5,7 @@ import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { constant, kaimingNormalFanOut, linearDefault } from './init.js';
 import { hostTensor, Module, type LayerTrace } from './module.js';
-import { step } from './release.js';
+import { chain } from './release.js';
 
 export interface Conv2dConfig {
   kernel: number;
@@ -182,10 +182,7 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // Intermediates are released after use (see nn/release.ts); the caller's input never is.
-    let y = x;
-    for (const l of this.layers) y = y === x ? l.forward(y) : step(y, (t) => l.forward(t));
-    return y;
+    return chain(x, this.layers);
   }
 
   outputShape(s: Shape): Shape {

@@ -25,6 +25,13 @@ export function release(t: Tensor, ...unless: Tensor[]): void {
   else if (t.readers === 0) t.releaseStorage();
 }
 
+/** Applies `layers` in order, releasing each intermediate (never `x`, which is the caller's). */
+export function chain(x: Tensor, layers: Iterable<{ forward(t: Tensor): Tensor }>): Tensor {
+  let y = x;
+  for (const l of layers) y = y === x ? l.forward(y) : step(y, (t) => l.forward(t));
+  return y;
+}
+
 /** `f(t)`, then `t` released (unless `f` returned it unchanged, as Dropout does in eval mode). */
 export function step(t: Tensor, f: (t: Tensor) => Tensor): Tensor {
   const next = f(t);
