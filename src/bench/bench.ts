@@ -9,7 +9,8 @@ import { getBackend, setBackend, engine } from '../core/engine.js';
 import { Rng } from '../core/random.js';
 import { createModel, defaultInputSize } from '../models/registry.js';
 import { SGD } from '../optim/sgd.js';
-import { predictLogits, trainStep } from '../train/step.js';
+import { predictLogits } from '../inference/predict.js';
+import { trainStep } from '../train/step.js';
 
 export type BenchMode = 'train' | 'infer';
 

@@ -4,7 +4,8 @@ import { withBackend } from '../core/engine.js';
 import { Rng } from '../core/random.js';
 import { createModel } from '../models/registry.js';
 import { SGD } from '../optim/sgd.js';
-import { predictLogits, trainStep, type Batch } from '../train/step.js';
+import { predictLogits, type Batch } from '../inference/predict.js';
+import { trainStep } from '../train/step.js';
 
 export interface MeasureOptions {
   inputSize: number;

@@ -2,9 +2,8 @@ import type { Dataset, DatasetSplits } from '../data/dataset.js';
 import { channelStats, subset } from '../data/dataset.js';
 import { resolveDataset } from '../data/resolve.js';
 import { DataLoader } from '../data/loader.js';
-import { transformBatch, type AugmentOptions, type PadMode, type TransformSpec } from '../data/transforms.js';
-import type { ModelMeta } from './modelMeta.js';
-import type { Batch } from './step.js';
+import type { AugmentOptions, PadMode } from '../data/transforms.js';
+import type { Batch } from '../inference/predict.js';
 
 /** The training augmentation of a run (the paper's: pad-4 crop + horizontal flip). */
 export interface Augment {
@@ -67,14 +66,6 @@ function augmentOptions(a: Augment): AugmentOptions {
   };
 }
 
-function spec(ds: Dataset, mean: number[], std: number[], augment?: Augment): TransformSpec {
-  return {
-    normalize: { mean, std },
-    ...(augment ? { augment: augmentOptions(augment) } : {}),
-    pixelScale: ds.images instanceof Uint8Array ? 1 / 255 : 1,
-  };
-}
-
 /**
  * The training loader of a run: shuffled, augmented batches built in worker threads. The order and
  * every augmentation draw depend only on (seed, epoch, image index), so a resumed run replays them
@@ -90,16 +81,4 @@ export function trainLoader(ds: Dataset, cfg: DataConfig, stats: { mean: number[
 /** One epoch of a loader's batches, as the trainer's Batch. */
 export async function* epochBatches(loader: DataLoader, epoch: number): AsyncGenerator<Batch> {
   for await (const b of loader.epoch(epoch)) yield { x: b.images, labels: b.labels, shape: b.shape };
-}
-
-/** Evaluation batches in dataset order, normalised with the model's own statistics, no augmentation. */
-export function* evalBatches(ds: Dataset, meta: Pick<ModelMeta, 'mean' | 'std'>, cfg: { batch: number }): Generator<Batch> {
-  const n = ds.shape[0];
-  const [, c, h, w] = ds.shape;
-  const sp = spec(ds, meta.mean, meta.std);
-  for (let s = 0; s < n; s += cfg.batch) {
-    const idx = Int32Array.from({ length: Math.min(cfg.batch, n - s) }, (_, i) => s + i);
-    const x = transformBatch(ds.images, ds.shape, idx, sp, 0, 0, false);
-    yield { x, labels: ds.labels.slice(s, s + idx.length), shape: [idx.length, c, h, w] };
-  }
 }

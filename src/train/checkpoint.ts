@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Network } from '../models/network.js';
 import type { SGD } from '../optim/sgd.js';
-import { metaFromStrings, metaToStrings, type ModelMeta } from './modelMeta.js';
+import { metaFromStrings, metaToStrings, type ModelMeta } from '../inference/modelMeta.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import type { HostTensors } from './weights.js';
-import { toFloat32 } from './weights.js';
+import type { HostTensors } from '../inference/weights.js';
+import { toFloat32 } from '../inference/weights.js';
 
 /** Where a run stands at an epoch boundary: enough to continue bit-exactly. */
 export interface TrainState {

@@ -1,17 +1,10 @@
-import type { Shape } from '../backend/backend.js';
 import { backward } from '../core/autograd.js';
 import { noGrad, tidy } from '../core/engine.js';
+import type { Batch } from '../inference/predict.js';
 import { Tensor } from '../core/tensor.js';
 import type { Network } from '../models/network.js';
 import { crossEntropy } from '../ops/index.js';
 import type { SGD } from '../optim/sgd.js';
-
-/** One mini-batch: normalised images [n, C, H, W] and labels. */
-export interface Batch {
-  x: Float32Array;
-  labels: Int32Array;
-  shape: Shape;
-}
 
 export interface StepResult {
   loss: number;
@@ -55,10 +48,4 @@ export function trainStep(model: Network, opt: SGD, batch: Batch, labelSmoothing
   if (Number.isFinite(r.loss)) noGrad(() => opt.step());
   opt.zeroGrad();
   return r;
-}
-
-/** Logits for a batch in eval mode (running BN statistics, no dropout), as a host array [n, K]. */
-export function predictLogits(model: Network, x: Float32Array, shape: Shape): Float32Array {
-  model.eval();
-  return noGrad(() => tidy(() => model.forward(Tensor.fromArray(x, shape)).toArray()));
 }

@@ -11,12 +11,12 @@ import { SGD } from '../optim/sgd.js';
 import { plotTrainingCurves } from '../report/plots.js';
 import type { EpochMetrics } from '../report/metrics.js';
 import type { DataLoader } from '../data/loader.js';
-import { epochBatches, evalBatches, loadSplits, trainLoader, type Augment } from './batches.js';
+import { epochBatches, loadSplits, trainLoader, type Augment } from './batches.js';
 import { readCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
-import { evaluateBatches, type EvalResult } from './evaluate.js';
-import type { ModelMeta } from './modelMeta.js';
+import { evalBatches, evaluateBatches, type EvalResult } from '../inference/evaluate.js';
+import type { ModelMeta } from '../inference/modelMeta.js';
 import { trainStep } from './step.js';
-import { saveWeights } from './weights.js';
+import { readWeights, saveWeights } from '../inference/weights.js';
 
 export interface TrainConfig {
   arch: string;
@@ -165,7 +165,6 @@ export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume =
     if (data.test) {
       testOfLast = await evaluateBatches(model, evalBatches(data.test, meta, cfg));
       if (data.val && state.best && state.best.epoch !== cfg.epochs) {
-        const { readWeights } = await import('./weights.js');
         model.loadStateDict(readWeights(path.join(cfg.out, 'best.safetensors')).tensors);
         test = await evaluateBatches(model, evalBatches(data.test, meta, cfg));
       } else {

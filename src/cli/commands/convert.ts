@@ -4,8 +4,8 @@ import { JsBackend } from '../../backend/js/index.js';
 import { setBackend } from '../../core/engine.js';
 import { writeSafetensors } from '../../io/safetensors.js';
 import { LAYOUTS, type Layout } from '../../io/stateDict.js';
-import { metaToStrings } from '../../train/modelMeta.js';
-import { loadNetwork, readAnyWeights } from '../../train/weights.js';
+import { metaToStrings } from '../../inference/modelMeta.js';
+import { loadNetwork, readAnyWeights } from '../../inference/weights.js';
 import { intFlag, UserError } from '../userError.js';
 
 interface ConvertFlags {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { plotConfusionMatrix } from '../../report/plots.js';
-import { evaluate } from '../../train/evaluateModel.js';
+import { evaluate } from '../../inference/evaluate.js';
 import { writeJsonAtomic } from '../../train/trainer.js';
 import { table } from '../format.js';
 import { intFlag, UserError } from '../userError.js';

@@ -6,8 +6,8 @@ import { noGrad, setBackend, tidy } from '../../core/engine.js';
 import { Tensor } from '../../core/tensor.js';
 import { DEFAULT_OPSET, exportOnnx } from '../../io/onnx.js';
 import type { Network } from '../../models/network.js';
-import { metaToStrings } from '../../train/modelMeta.js';
-import { loadNetwork, readAnyWeights } from '../../train/weights.js';
+import { metaToStrings } from '../../inference/modelMeta.js';
+import { loadNetwork, readAnyWeights } from '../../inference/weights.js';
 import { intFlag, UserError } from '../userError.js';
 
 interface ExportFlags {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readSafetensors } from '../../io/safetensors.js';
-import { loadModel, topK } from '../../train/classifier.js';
-import { toFloat32 } from '../../train/weights.js';
+import { loadModel, topK } from '../../inference/classifier.js';
+import { toFloat32 } from '../../inference/weights.js';
 import { intFlag, UserError } from '../userError.js';
 import { backendOptions, useBackend, type BackendFlags } from './backendFlags.js';
 

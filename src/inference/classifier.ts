@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { decodeImage } from '../data/imagefolder.js';
 import type { Network } from '../models/network.js';
-import { softmaxRows, predictProbs } from './evaluate.js';
+import { predictLogits, predictProbs, softmaxRows } from './predict.js';
 import type { ModelMeta } from './modelMeta.js';
-import { predictLogits } from './step.js';
 import { loadNetwork, readAnyWeights, type LoadOverrides } from './weights.js';
 
 export interface Prediction {
