@@ -9,7 +9,10 @@
  * - backward kernels never modify their inputs; forward kernels do not either, except that
  *   batch-norm training updates the running statistics in place (as PyTorch does);
  * - every returned Storage is new and owned by the caller, who must `dispose` it (a no-op on
- *   garbage-collected backends). Opaque `Saved` contexts are disposed the same way.
+ *   garbage-collected backends). Opaque `Saved` contexts are disposed the same way;
+ * - no kernel reads process-wide state: a kernel whose result depends on a compute precision or a mode
+ *   takes them as arguments (`Conv2dOptions`), and the others run in the precision their input
+ *   storage holds (a backend's storage knows its data type).
  */
 
 export type Shape = readonly number[];
@@ -30,9 +33,28 @@ export const ACTIVATIONS: readonly Activation[] = ['relu', 'silu', 'gelu', 'iden
 
 export type Precision = 'fp32' | 'bf16';
 
-export interface Conv2dOptions {
+/**
+ * 'training': a backward will follow; 'inference': none will, so a kernel may use primitives that keep
+ * weights pre-transformed (the native backend's Winograd inference convolutions).
+ */
+export type Mode = 'training' | 'inference';
+
+/** What a convolution layer declares: square stride and padding. */
+export interface Conv2dParams {
   stride: number;
   padding: number;
+}
+
+/** A forward convolution call: its geometry, its compute precision and its mode. */
+export interface Conv2dOptions extends Conv2dParams {
+  /** Precision of input, weights and output; weights stay fp32 masters (a backend converts copies). */
+  precision: Precision;
+  mode: Mode;
+}
+
+/** A backward convolution call: the forward's geometry and precision (always a training call). */
+export interface Conv2dBackwardOptions extends Conv2dParams {
+  precision: Precision;
 }
 
 export interface BatchNormOptions {
@@ -59,9 +81,13 @@ export interface Backend {
   readonly name: string;
   /** Human-readable line for the CLI ("native (oneDNN 2.6.3, avx512_core_amx, 2 threads)"). */
   describe(): string;
-  /** Precision of activations and convolutions; weights, BN statistics and the loss stay fp32. */
+  /**
+   * The compute precision this backend instance was set to (ops pass it to the kernels that take a
+   * precision); weights, BN statistics and the loss stay fp32. Instance state only: two instances
+   * with different precisions work side by side.
+   */
   readonly precision: Precision;
-  /** Switches precision; throws if this backend or CPU cannot run it (never switches silently). */
+  /** Sets this instance's precision; throws if this backend or CPU cannot run it (never switches silently). */
   setPrecision(p: Precision): void;
 
   // ---- memory -------------------------------------------------------------------------------
@@ -74,8 +100,8 @@ export interface Backend {
 
   // ---- convolution (no groups, no dilation; square stride/padding; any kernel size) ---------
   conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, opts: Conv2dOptions): Storage;
-  conv2dBackwardData(dy: Storage, w: Storage, wShape: Shape, xShape: Shape, opts: Conv2dOptions): Storage;
-  conv2dBackwardWeights(dy: Storage, x: Storage, xShape: Shape, wShape: Shape, opts: Conv2dOptions): Storage;
+  conv2dBackwardData(dy: Storage, w: Storage, wShape: Shape, xShape: Shape, opts: Conv2dBackwardOptions): Storage;
+  conv2dBackwardWeights(dy: Storage, x: Storage, xShape: Shape, wShape: Shape, opts: Conv2dBackwardOptions): Storage;
 
   // ---- batch normalization over N,H,W per channel, with optional fused activation -----------
   /** Training mode: batch statistics (biased variance for normalising), running stats updated in place with the unbiased variance. */
@@ -111,7 +137,8 @@ export interface Backend {
   // ---- pooling ------------------------------------------------------------------------------
   /** [N,C,H,W] -> [N,C] mean over H,W. */
   globalAvgPool(x: Storage, xShape: Shape): Storage;
-  globalAvgPoolBackward(dy: Storage, xShape: Shape): Storage;
+  /** The gradient of globalAvgPool's input, in `precision` (that of the forward's input). */
+  globalAvgPoolBackward(dy: Storage, xShape: Shape, precision: Precision): Storage;
   /** Max pooling (ImageNet stem: kernel 3, stride 2, padding 1); padding never wins. */
   maxPool2d(x: Storage, xShape: Shape, kernel: number, stride: number, padding: number): { y: Storage; saved: Saved };
   maxPool2dBackward(dy: Storage, xShape: Shape, saved: Saved): Storage;

@@ -9,7 +9,9 @@ export function globalAvgPool(x: Tensor): Tensor {
   const b = x.backend;
   const y = wrap(b.globalAvgPool(x.storage, x.shape), [x.shape[0], x.shape[1]], b);
   if (!needsGrad(x)) return y;
-  return record(y, gradFn('globalAvgPool', [x], (dy) => [wrap(b.globalAvgPoolBackward(dy.storage, x.shape), x.shape, b)]));
+  // The gradient flows back into the feature maps, which the convolutions computed in this precision.
+  const precision = b.precision;
+  return record(y, gradFn('globalAvgPool', [x], (dy) => [wrap(b.globalAvgPoolBackward(dy.storage, x.shape, precision), x.shape, b)]));
 }
 
 /** Max pooling (the ImageNet stem's 3x3, stride 2, padding 1). */

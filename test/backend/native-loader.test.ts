@@ -60,3 +60,20 @@ test('the install script succeeds without oneDNN and says how to get it', () => 
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'oneDNN not found: using the TypeScript backend; `sudo apt-get install libdnnl-dev && npm run build:native` for the fast one');
 });
+
+test('kernel names have one source: native/src/kernels.def, which the built addon exports exactly', async () => {
+  const { checkExports, kernelNames, nativeAddonBuilt, nativeAddonPath } = await import('../../src/backend/native/addon.js');
+  const names = kernelNames();
+  assert.ok(names.includes('conv2d') && names.includes('sgdStep') && names.length >= 30, `parsed ${names.join(',')}`);
+  assert.equal(new Set(names).size, names.length, 'a name listed twice');
+  const fn = (): void => {};
+  const full = Object.fromEntries(names.map((n) => [n, fn]));
+  assert.equal(checkExports(full, names), null);
+  const { conv2d: _dropped, ...lacking } = full;
+  assert.match(checkExports({ ...lacking, setPrecision: fn }, names) ?? '', /lacks conv2d and has unknown setPrecision .*npm run build:native/);
+  if (nativeAddonBuilt() && !process.env.WRN_NATIVE_ADDON) {
+    const r = spawnSync(process.execPath, ['-p', `Object.keys(require(${JSON.stringify(nativeAddonPath())})).sort().join(',')`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), [...names].sort().join(','));
+  }
+});

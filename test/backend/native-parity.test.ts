@@ -8,10 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Activation, Backend, BatchNormOptions, Precision, Shape, Storage } from '../../src/backend/backend.js';
+import type { Activation, Backend, BatchNormOptions, Conv2dOptions, Conv2dParams, Mode, Precision, Shape, Storage } from '../../src/backend/backend.js';
 import { JsBackend } from '../../src/backend/js/index.js';
-import { loadNativeBackend, NativeBackend } from '../../src/backend/native/index.js';
-import { noGrad } from '../../src/core/engine.js';
+import { createNativeBackend, loadNativeBackend, NativeBackend, NativeStorage } from '../../src/backend/native/index.js';
 import { Rng } from '../../src/core/random.js';
 
 const { backend: native, reason } = loadNativeBackend();
@@ -71,6 +70,16 @@ class Pair {
     this.track(this.nat, n);
     this.track(js, j);
     return { n, j, data: vals };
+  }
+
+  /** Convolution options for the native side: this run's precision. */
+  nconv(g: Conv2dParams, mode: Mode = 'training'): Conv2dOptions {
+    return { stride: g.stride, padding: g.padding, precision: this.precision, mode };
+  }
+
+  /** Convolution options for the js side, which computes in fp32. */
+  jconv(g: Conv2dParams, mode: Mode = 'training'): Conv2dOptions {
+    return { stride: g.stride, padding: g.padding, precision: 'fp32', mode };
   }
 
   /** A float32 parameter-like input (plain, fp32 on both). */
@@ -149,9 +158,9 @@ describe('native backend vs JsBackend', { skip }, () => {
           const w = p.param(randn(r, numel(cs.w), 0.2), cs.w);
           const dy = p.act(randn(r, numel(yShape)), yShape, i % 2 === 0);
           const tag = `conv ${JSON.stringify(cs)}`;
-          p.check(`${tag} forward`, native!.conv2d(x.n, cs.x, w.n, cs.w, opts), js.conv2d(x.j, cs.x, w.j, cs.w, opts), yShape);
-          p.check(`${tag} backward data`, native!.conv2dBackwardData(dy.n, w.n, cs.w, cs.x, opts), js.conv2dBackwardData(dy.j, w.j, cs.w, cs.x, opts), cs.x);
-          p.check(`${tag} backward weights`, native!.conv2dBackwardWeights(dy.n, x.n, cs.x, cs.w, opts), js.conv2dBackwardWeights(dy.j, x.j, cs.x, cs.w, opts), cs.w);
+          p.check(`${tag} forward`, native!.conv2d(x.n, cs.x, w.n, cs.w, p.nconv(opts)), js.conv2d(x.j, cs.x, w.j, cs.w, p.jconv(opts)), yShape);
+          p.check(`${tag} backward data`, native!.conv2dBackwardData(dy.n, w.n, cs.w, cs.x, p.nconv(opts)), js.conv2dBackwardData(dy.j, w.j, cs.w, cs.x, p.jconv(opts)), cs.x);
+          p.check(`${tag} backward weights`, native!.conv2dBackwardWeights(dy.n, x.n, cs.x, cs.w, p.nconv(opts)), js.conv2dBackwardWeights(dy.j, x.j, cs.x, cs.w, p.jconv(opts)), cs.w);
         }
       });
     });
@@ -165,10 +174,10 @@ describe('native backend vs JsBackend', { skip }, () => {
         const opts = { stride: 1, padding: 1 };
         const x = p.act(randn(r, numel(xs)), xs, true);
         const dy = p.act(randn(r, numel(ys)), ys, true);
-        const ref = p.track(js, js.conv2dBackwardWeights(dy.j, x.j, xs, ws, opts));
+        const ref = p.track(js, js.conv2dBackwardWeights(dy.j, x.j, xs, ws, p.jconv(opts)));
         const layouts = new Set<string>();
         for (let i = 0; i < 20; i++) {
-          const dw = p.track(native!, native!.conv2dBackwardWeights(dy.n, x.n, xs, ws, opts));
+          const dw = p.track(native!, native!.conv2dBackwardWeights(dy.n, x.n, xs, ws, p.nconv(opts)));
           layouts.add(native!.layoutOf(dw));
           const err = rel(native!.read(dw, ws), js.read(ref, ws));
           assert.ok(err <= p.tol, `call ${i}: relative error ${err}`);
@@ -186,14 +195,14 @@ describe('native backend vs JsBackend', { skip }, () => {
         const x = p.act(randn(r, numel(xs)), xs, true);
         const w = p.param(randn(r, numel(ws), 0.2), ws);
         const g = p.param(randn(r, numel(ws), 0.2), ws);
-        p.check('conv before update', native!.conv2d(x.n, xs, w.n, ws, opts), js.conv2d(x.j, xs, w.j, ws, opts), [2, 16, 6, 6]);
+        p.check('conv before update', native!.conv2d(x.n, xs, w.n, ws, p.nconv(opts)), js.conv2d(x.j, xs, w.j, ws, p.jconv(opts)), [2, 16, 6, 6]);
         const sgd = { lr: 0.5, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true };
         native!.sgdStep(w.n, g.n, null, ws, sgd);
         js.sgdStep(w.j, g.j, null, ws, sgd);
-        p.check('conv after sgdStep', native!.conv2d(x.n, xs, w.n, ws, opts), js.conv2d(x.j, xs, w.j, ws, opts), [2, 16, 6, 6]);
+        p.check('conv after sgdStep', native!.conv2d(x.n, xs, w.n, ws, p.nconv(opts)), js.conv2d(x.j, xs, w.j, ws, p.jconv(opts)), [2, 16, 6, 6]);
         native!.addInPlace(w.n, g.n, ws);
         js.addInPlace(w.j, g.j, ws);
-        p.check('conv after addInPlace', native!.conv2d(x.n, xs, w.n, ws, opts), js.conv2d(x.j, xs, w.j, ws, opts), [2, 16, 6, 6]);
+        p.check('conv after addInPlace', native!.conv2d(x.n, xs, w.n, ws, p.nconv(opts)), js.conv2d(x.j, xs, w.j, ws, p.jconv(opts)), [2, 16, 6, 6]);
       });
     });
 
@@ -297,7 +306,7 @@ describe('native backend vs JsBackend', { skip }, () => {
           const x = p.act(randn(r, numel(s)), s, i !== 1);
           p.check(`gap ${s}`, native!.globalAvgPool(x.n, s), js.globalAvgPool(x.j, s), [s[0], s[1]]);
           const g = p.param(randn(r, s[0] * s[1]), [s[0], s[1]]);
-          p.check(`gap backward ${s}`, native!.globalAvgPoolBackward(g.n, s), js.globalAvgPoolBackward(g.j, s), s);
+          p.check(`gap backward ${s}`, native!.globalAvgPoolBackward(g.n, s, precision), js.globalAvgPoolBackward(g.j, s, 'fp32'), s);
           const mn = native!.maxPool2d(x.n, s, 3, 2, 1);
           const mj = js.maxPool2d(x.j, s, 3, 2, 1);
           const ys = [s[0], s[1], Math.floor((s[2] - 1) / 2) + 1, Math.floor((s[3] - 1) / 2) + 1];
@@ -354,8 +363,8 @@ describe('native backend vs JsBackend', { skip }, () => {
             // The gradient comes from a convolution, so it is in the convolution's layout on the native side.
             const x = p.act(randn(r, numel(xs)), xs, true);
             const dy = p.act(randn(r, numel(ys)), ys, true);
-            const gn = p.track(native!, native!.conv2dBackwardWeights(dy.n, x.n, xs, ws, opts));
-            const gj = p.track(js, js.conv2dBackwardWeights(dy.j, x.j, xs, ws, opts));
+            const gn = p.track(native!, native!.conv2dBackwardWeights(dy.n, x.n, xs, ws, p.nconv(opts)));
+            const gj = p.track(js, js.conv2dBackwardWeights(dy.j, x.j, xs, ws, p.jconv(opts)));
             const o = { lr: 0.05, momentum, dampening, weightDecay: 5e-4, nesterov, firstStep };
             native!.sgdStep(w.n, gn, momentum ? bufN : null, ws, o);
             js.sgdStep(w.j, gj, momentum ? bufJ : null, ws, o);
@@ -381,7 +390,7 @@ describe('native backend vs JsBackend', { skip }, () => {
           const xs = [n, c, hw, hw];
           const x = p.param(randn(r, numel(xs)), xs);
           p.check(`inference conv, ${c} channels ${hw}x${hw}, batch ${n}`,
-            noGrad(() => native!.conv2d(x.n, xs, w.n, ws, opts)), js.conv2d(x.j, xs, w.j, ws, opts), xs);
+            native!.conv2d(x.n, xs, w.n, ws, p.nconv(opts, 'inference')), js.conv2d(x.j, xs, w.j, ws, p.jconv(opts, 'inference')), xs);
         }
       }
     });
@@ -409,8 +418,8 @@ describe('native backend vs JsBackend', { skip }, () => {
     const w = nat.upload(new Float32Array(8 * 3 * 3 * 3), [8, 3, 3, 3]);
     const w2 = nat.upload(new Float32Array(8 * 4 * 3 * 3), [8, 4, 3, 3]);
     try {
-      assert.throws(() => nat.conv2d(x, [2, 3, 4, 4], w, [8, 3, 3, 3], { stride: 0, padding: 1 }), /stride/);
-      assert.throws(() => nat.conv2d(x, [2, 3, 4, 4], w2, [8, 4, 3, 3], { stride: 1, padding: 1 }), /do not match/);
+      assert.throws(() => nat.conv2d(x, [2, 3, 4, 4], w, [8, 3, 3, 3], { stride: 0, padding: 1, precision: 'fp32', mode: 'training' }), /stride/);
+      assert.throws(() => nat.conv2d(x, [2, 3, 4, 4], w2, [8, 4, 3, 3], { stride: 1, padding: 1, precision: 'fp32', mode: 'training' }), /do not match/);
       assert.throws(() => nat.maxPool2d(x, [2, 3, 4, 4], 3, 0, 1), /stride/);
       assert.throws(() => nat.softmaxCrossEntropy(x, [2, 48], new Int32Array([0, 48]), 0), /label 48/);
       assert.throws(() => nat.read(x, [5, 5]), /elements/);
@@ -418,6 +427,57 @@ describe('native backend vs JsBackend', { skip }, () => {
       nat.dispose(x);
       nat.dispose(w);
       nat.dispose(w2);
+    }
+  });
+
+  test('precision travels with the call and the data: two instances in different precisions interleave', { skip: native?.info().bf16 ? false : 'no bf16 on this CPU' }, () => {
+    // The addon holds no precision: a bf16 instance's call in between does not change what an fp32
+    // instance computes, and each output storage knows its own data type.
+    const fp = createNativeBackend()!;
+    const bf = createNativeBackend()!;
+    bf.setPrecision('bf16');
+    const r = new Rng(21);
+    const xs = [2, 16, 6, 6];
+    const ws = [16, 16, 3, 3];
+    const xv = randn(r, numel(xs));
+    const wv = randn(r, numel(ws), 0.2);
+    const owned: Storage[] = [];
+    const keep = (s: Storage): Storage => (owned.push(s), s);
+    try {
+      const x = keep(fp.upload(xv, xs));
+      const w = keep(fp.upload(wv, ws));
+      const ref = js.read(js.conv2d(js.upload(xv, xs), xs, js.upload(wv, ws), ws, { stride: 1, padding: 1, precision: 'fp32', mode: 'training' }), xs);
+      const conv = (b: NativeBackend): Storage =>
+        keep(b.conv2d(x, xs, w, ws, { stride: 1, padding: 1, precision: b.precision, mode: 'training' }));
+      const y1 = conv(fp);
+      const yb = conv(bf);
+      const y2 = conv(fp);
+      assert.equal((y1 as NativeStorage).dtype, 'fp32');
+      assert.equal((yb as NativeStorage).dtype, 'bf16');
+      assert.equal((y2 as NativeStorage).dtype, 'fp32');
+      assert.ok(rel(fp.read(y2, xs), ref) <= 1e-5, 'fp32 after a bf16 call');
+      assert.ok(rel(bf.read(yb, xs), ref) <= 2e-2, 'bf16');
+      // Kernels that follow a convolution run in the data type of their input.
+      const a = keep(fp.activation('relu', yb, xs));
+      assert.equal((a as NativeStorage).dtype, 'bf16');
+      assert.equal(fp.precision, 'fp32');
+    } finally {
+      for (const s of owned) fp.dispose(s);
+    }
+  });
+
+  test('precision and mode arguments are checked by the addon', () => {
+    const nat = native!;
+    const x = nat.upload(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+    const w = nat.upload(new Float32Array(8 * 3 * 3 * 3), [8, 3, 3, 3]);
+    try {
+      const bad = (precision: string, mode: string) => () =>
+        nat.conv2d(x, [2, 3, 4, 4], w, [8, 3, 3, 3], { stride: 1, padding: 1, precision, mode } as unknown as Conv2dOptions);
+      assert.throws(bad('fp16', 'training'), /precision must be 'fp32' or 'bf16', got 'fp16'/);
+      assert.throws(bad('fp32', 'eval'), /mode must be 'training' or 'inference', got 'eval'/);
+    } finally {
+      nat.dispose(x);
+      nat.dispose(w);
     }
   });
 

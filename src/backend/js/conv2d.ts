@@ -7,7 +7,7 @@
  *   backward data:    dx_n           = col2im(W^T[CKK, O] * dy_n[O, OHW])
  *   backward weights: dW[O, CKK]    += dy_n[O, OHW] * col(x_n)^T[OHW, CKK]
  */
-import type { Conv2dOptions } from '../backend.js';
+import type { Conv2dParams } from '../backend.js';
 import { gemm } from './matmul.js';
 import { type FloatArray, allocLike, checkRank, checkSize, scratchLike } from './types.js';
 
@@ -18,7 +18,7 @@ export interface ConvGeometry {
   oh: number; ow: number;
 }
 
-export function convGeometry(xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions): ConvGeometry {
+export function convGeometry(xShape: readonly number[], wShape: readonly number[], opts: Conv2dParams): ConvGeometry {
   checkRank('conv2d input', xShape, 4, 'NCHW');
   checkRank('conv2d weight', wShape, 4, 'OIHW');
   const [n, c, h, w] = xShape;
@@ -97,7 +97,7 @@ export function col2im(col: FloatArray, g: ConvGeometry, dx: FloatArray, dxOff: 
   }
 }
 
-export function conv2dForward(x: FloatArray, xShape: readonly number[], w: FloatArray, wShape: readonly number[], opts: Conv2dOptions): FloatArray {
+export function conv2dForward(x: FloatArray, xShape: readonly number[], w: FloatArray, wShape: readonly number[], opts: Conv2dParams): FloatArray {
   const g = convGeometry(xShape, wShape, opts);
   checkSize('conv2d input', x, xShape);
   checkSize('conv2d weight', w, wShape);
@@ -119,7 +119,7 @@ export function conv2dForward(x: FloatArray, xShape: readonly number[], w: Float
 }
 
 export function conv2dBackwardData(
-  dy: FloatArray, w: FloatArray, wShape: readonly number[], xShape: readonly number[], opts: Conv2dOptions,
+  dy: FloatArray, w: FloatArray, wShape: readonly number[], xShape: readonly number[], opts: Conv2dParams,
 ): FloatArray {
   const g = convGeometry(xShape, wShape, opts);
   const { n, c, h, w: wd, o, oh, ow } = g;
@@ -142,7 +142,7 @@ export function conv2dBackwardData(
 }
 
 export function conv2dBackwardWeights(
-  dy: FloatArray, x: FloatArray, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions,
+  dy: FloatArray, x: FloatArray, xShape: readonly number[], wShape: readonly number[], opts: Conv2dParams,
 ): FloatArray {
   const g = convGeometry(xShape, wShape, opts);
   const { n, c, h, w: wd, o, oh, ow } = g;

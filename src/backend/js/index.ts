@@ -4,7 +4,7 @@
  * float64); this class only unwraps storages, checks them and wraps results.
  */
 import type {
-  Activation, Backend, BatchNormOptions, Conv2dOptions, Precision, Saved, SgdOptions, Shape, Storage,
+  Activation, Backend, BatchNormOptions, Conv2dBackwardOptions, Conv2dOptions, Precision, Saved, SgdOptions, Shape, Storage,
 } from '../backend.js';
 import { activationBackward, activationForward } from './activation.js';
 import { batchNormBackward, batchNormInfer, batchNormTrain } from './batchNorm.js';
@@ -87,6 +87,11 @@ function arr(s: Storage, shape?: Shape, what = 'tensor'): Float32Array {
   return d;
 }
 
+/** The kernels that take a precision run it only when it is fp32 (this backend computes in fp32). */
+function fp32(p: Precision, kernel: string): void {
+  if (p !== 'fp32') throw new Error(`js backend: ${kernel} runs fp32 only, not ${String(p)}; use \`--backend native\` for ${String(p)}`);
+}
+
 function own(data: Float32Array | Float64Array): JsStorage {
   return new JsStorage(data instanceof Float32Array ? data : Float32Array.from(data));
 }
@@ -128,14 +133,17 @@ export class JsBackend implements Backend {
 
   // ---- convolution ----
   conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, opts: Conv2dOptions): Storage {
+    fp32(opts.precision, 'conv2d');
     return own(conv2dForward(arr(x), xShape, arr(w), wShape, opts));
   }
 
-  conv2dBackwardData(dy: Storage, w: Storage, wShape: Shape, xShape: Shape, opts: Conv2dOptions): Storage {
+  conv2dBackwardData(dy: Storage, w: Storage, wShape: Shape, xShape: Shape, opts: Conv2dBackwardOptions): Storage {
+    fp32(opts.precision, 'conv2dBackwardData');
     return own(conv2dBackwardData(arr(dy), arr(w), wShape, xShape, opts));
   }
 
-  conv2dBackwardWeights(dy: Storage, x: Storage, xShape: Shape, wShape: Shape, opts: Conv2dOptions): Storage {
+  conv2dBackwardWeights(dy: Storage, x: Storage, xShape: Shape, wShape: Shape, opts: Conv2dBackwardOptions): Storage {
+    fp32(opts.precision, 'conv2dBackwardWeights');
     return own(conv2dBackwardWeights(arr(dy), arr(x), xShape, wShape, opts));
   }
 
@@ -196,7 +204,8 @@ export class JsBackend implements Backend {
     return own(globalAvgPool(arr(x), xShape));
   }
 
-  globalAvgPoolBackward(dy: Storage, xShape: Shape): Storage {
+  globalAvgPoolBackward(dy: Storage, xShape: Shape, precision: Precision): Storage {
+    fp32(precision, 'globalAvgPoolBackward');
     return own(globalAvgPoolBackward(arr(dy), xShape));
   }
 

@@ -1,181 +1,10 @@
-// Allocator, handle table, engine and memory helpers.
-#include <algorithm>
+// Engine, stream and scratchpad; cache keys of descriptors; reorders between layouts and the
+// per-buffer cache of reordered weights.
 #include <cstdlib>
-#include <cstring>
-#include <mutex>
 
-#include "common.h"
+#include "primitives.h"
 
 namespace wrn {
-
-// ---- allocator -------------------------------------------------------------------------------------
-namespace {
-std::unordered_map<size_t, std::vector<void*>> freeLists;
-PoolStats stats{0, 0, 0, 0, 0};
-
-size_t roundUp(size_t bytes) {
-  if (bytes == 0) bytes = 1;
-  // Small sizes to 64 bytes; large ones to 4 KiB, so that similar shapes share blocks.
-  return bytes < (1u << 16) ? (bytes + 63) & ~size_t(63) : (bytes + 4095) & ~size_t(4095);
-}
-}  // namespace
-
-void* poolAlloc(size_t bytes) {
-  size_t n = roundUp(bytes);
-  stats.allocCalls++;
-  stats.liveBytes += n;
-  stats.peakLiveBytes = std::max(stats.peakLiveBytes, stats.liveBytes);
-  auto it = freeLists.find(n);
-  if (it != freeLists.end() && !it->second.empty()) {
-    void* p = it->second.back();
-    it->second.pop_back();
-    stats.cachedBytes -= n;
-    return p;
-  }
-  stats.osAllocs++;
-  void* p = std::aligned_alloc(n >= 4096 ? 4096 : 64, n);
-  if (!p) {
-    poolTrim();
-    p = std::aligned_alloc(n >= 4096 ? 4096 : 64, n);
-    if (!p) throw std::bad_alloc();
-  }
-  return p;
-}
-
-void poolFree(void* p, size_t bytes) {
-  if (!p) return;
-  size_t n = roundUp(bytes);
-  stats.liveBytes -= n;
-  stats.cachedBytes += n;
-  freeLists[n].push_back(p);
-}
-
-size_t poolTrim() {
-  size_t released = 0;
-  for (auto& kv : freeLists) {
-    for (void* p : kv.second) std::free(p);
-    released += kv.first * kv.second.size();
-    kv.second.clear();
-  }
-  stats.cachedBytes -= released;
-  return released;
-}
-
-PoolStats poolStats() { return stats; }
-
-// ---- buffers ---------------------------------------------------------------------------------------
-Mem::~Mem() { poolFree(ptr, bytes); }
-
-Buf::~Buf() { clearDerived(); }
-
-void Buf::clearDerived() {
-  for (auto& d : derived) poolFree(d.ptr, d.bytes);
-  derived.clear();
-}
-
-bool hasPadding(const memory::desc& md) {
-  const auto& d = md.data;
-  if (d.format_kind != dnnl_blocked) return false;
-  for (int i = 0; i < d.ndims; i++) {
-    if (d.padded_dims[i] != d.dims[i]) return true;
-  }
-  return false;
-}
-
-void* allocFor(const memory::desc& md, size_t bytes) {
-  void* p = poolAlloc(bytes);
-  // oneDNN expects the padding of blocked layouts (e.g. 3 channels in 16-blocks) to be zero; pooled memory is not.
-  if (hasPadding(md)) std::memset(p, 0, bytes);
-  return p;
-}
-
-std::shared_ptr<Mem> newMem(const memory::desc& md) {
-  size_t n = md.get_size();
-  return std::make_shared<Mem>(allocFor(md, n), n);
-}
-
-std::unique_ptr<Buf> newBuf(const memory::desc& md) {
-  auto b = std::make_unique<Buf>();
-  b->md = md;
-  b->adopt(newMem(md));
-  return b;
-}
-
-std::unique_ptr<Buf> shareOf(Buf& a) {
-  materialize(a);
-  auto b = std::make_unique<Buf>();
-  b->md = a.md;
-  b->adopt(a.mem);
-  return b;
-}
-
-void makeUnique(Buf& b) {
-  if (!b.shared()) return;
-  auto m = newMem(b.md);
-  std::memcpy(m->ptr, b.ptr, b.bytes);
-  b.adopt(std::move(m));
-  b.clearDerived();
-}
-
-// ---- handles ---------------------------------------------------------------------------------------
-namespace {
-struct Slot {
-  uint32_t gen = 0;
-  std::unique_ptr<Obj> obj;
-};
-std::vector<Slot> slots;
-std::vector<uint32_t> freeSlots;
-size_t live = 0;
-constexpr int64_t kSlotBits = 24;
-}  // namespace
-
-int64_t registerObj(std::unique_ptr<Obj> o) {
-  uint32_t i;
-  if (!freeSlots.empty()) {
-    i = freeSlots.back();
-    freeSlots.pop_back();
-  } else {
-    if (slots.size() >= (size_t(1) << kSlotBits)) fail("native backend: too many live tensors");
-    i = uint32_t(slots.size());
-    slots.emplace_back();
-  }
-  slots[i].obj = std::move(o);
-  live++;
-  return (int64_t(slots[i].gen) << kSlotBits) | i;
-}
-
-Obj* lookupObj(int64_t h) {
-  if (h < 0) fail("native backend: storage used after dispose()");
-  uint32_t i = uint32_t(h & ((int64_t(1) << kSlotBits) - 1));
-  uint32_t g = uint32_t(h >> kSlotBits);
-  if (i >= slots.size() || slots[i].gen != g || !slots[i].obj) fail("native backend: storage used after dispose()");
-  return slots[i].obj.get();
-}
-
-Buf* lookupBuf(int64_t h) {
-  Buf* b = dynamic_cast<Buf*>(lookupObj(h));
-  if (!b) fail("native backend: expected a tensor storage");
-  return b;
-}
-
-Saved* lookupSaved(int64_t h) {
-  Saved* s = dynamic_cast<Saved*>(lookupObj(h));
-  if (!s) fail("native backend: expected a saved context");
-  return s;
-}
-
-void releaseObj(int64_t h) {
-  if (h < 0) return;
-  uint32_t i = uint32_t(h & ((int64_t(1) << kSlotBits) - 1));
-  uint32_t g = uint32_t(h >> kSlotBits);
-  if (i >= slots.size() || slots[i].gen != g || !slots[i].obj) return;  // already freed
-  slots[i].obj.reset();
-  slots[i].gen = (slots[i].gen + 1) & 0x3fffffff;
-  freeSlots.push_back(i);
-  live--;
-}
-
-size_t liveObjects() { return live; }
 
 // ---- engine ----------------------------------------------------------------------------------------
 dnnl::engine& eng() {
@@ -213,7 +42,7 @@ dnnl::primitive_attr defaultAttr() {
   return a;
 }
 
-// ---- descriptors -----------------------------------------------------------------------------------
+// ---- keys ------------------------------------------------------------------------------------------
 std::string mdKey(const memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
   std::string s;
@@ -253,6 +82,23 @@ std::string mdKey(const memory::desc& md) {
   return s;
 }
 
+std::string dimsKey(const dims& d) {
+  std::string s;
+  for (auto v : d) {
+    s += std::to_string(v);
+    s += 'x';
+  }
+  s += '|';
+  return s;
+}
+
+std::string floatKey(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return std::to_string(u);
+}
+
+// ---- descriptors -----------------------------------------------------------------------------------
 tag plainTag(size_t ndims) {
   switch (ndims) {
     case 1: return tag::a;
@@ -276,6 +122,48 @@ int64_t product(const dims& d) {
   return n;
 }
 
+memory::desc withType(const memory::desc& md, dt type) {
+  if (md.data_type() == type) return md;
+  memory::desc out = md;
+  out.data.data_type = memory::convert_to_c(type);
+  return out;
+}
+
+void checkSize(const Buf& b, const dims& shape, const char* what) {
+  if (product(b.md.dims()) != product(shape)) {
+    fail(std::string("native ") + what + ": storage holds " + std::to_string(product(b.md.dims())) +
+         " elements, shape needs " + std::to_string(product(shape)));
+  }
+}
+
+Layout::Layout(const memory::desc& md) {
+  const auto& d = md.data;
+  if (d.format_kind != dnnl_blocked) fail("native backend: unexpected memory format");
+  nd = d.ndims;
+  const auto& b = d.format_desc.blocking;
+  offset0 = d.offset0;
+  for (int i = 0; i < nd; i++) {
+    dims_[i] = d.dims[i];
+    strides[i] = b.strides[i];
+    perDim[i] = 1;
+  }
+  nblk = b.inner_nblks;
+  for (int k = 0; k < nblk; k++) {
+    blk[k] = b.inner_blks[k];
+    idx[k] = b.inner_idxs[k];
+    perDim[idx[k]] *= blk[k];
+  }
+  for (int k = 0; k < nblk; k++) {
+    after[k] = 1;
+    inner[k] = 1;
+    for (int j = k + 1; j < nblk; j++) {
+      if (idx[j] == idx[k]) after[k] *= blk[j];
+      inner[k] *= blk[j];
+    }
+  }
+}
+
+// ---- reorders --------------------------------------------------------------------------------------
 void reorderRaw(const memory::desc& smd, void* sp, const memory::desc& dmd, void* dp) {
   // Some layout pairs have no direct reorder in oneDNN 2.6 (e.g. a blocked weight layout into the
   // Winograd inference layout, which only reads plain oihw); those go through the plain layout.
@@ -319,14 +207,6 @@ void reorderRaw(const memory::desc& smd, void* sp, const memory::desc& dmd, void
   poolFree(tmp, bytes);
 }
 
-void materialize(Buf& b, const memory::desc* like) {
-  if (!b.lazyZero) return;
-  if (like) b.md = *like;
-  b.adopt(newMem(b.md));
-  std::memset(b.ptr, 0, b.bytes);
-  b.lazyZero = false;
-}
-
 std::unique_ptr<Buf> reorderTo(Buf& src, const memory::desc& md) {
   materialize(src);
   auto out = newBuf(md);
@@ -334,6 +214,20 @@ std::unique_ptr<Buf> reorderTo(Buf& src, const memory::desc& md) {
   return out;
 }
 
+void relayoutInPlace(Buf& b, const memory::desc& md) {
+  if (b.lazyZero) {
+    materialize(b, &md);
+    return;
+  }
+  if (b.md == md) return;
+  auto fresh = reorderTo(b, md);
+  b.md = md;
+  b.adopt(fresh->mem);
+  b.clearDerived();
+}
+
+namespace {
+/** Reinterprets a buffer as the given logical dims when it is plain row-major with the same element count. */
 memory::desc withDims(const memory::desc& md, const dims& d) {
   memory::dims cur = md.dims();
   if (cur == d) return md;
@@ -342,6 +236,7 @@ memory::desc withDims(const memory::desc& md, const dims& d) {
   if (!(plain == md)) return memory::desc();  // not plain: caller reorders first
   return plainDesc(d, md.data_type());
 }
+}  // namespace
 
 Buf& ensure(Buf& b, const memory::desc& md, std::unique_ptr<Buf>& tmp) {
   if (b.lazyZero) materialize(b, &md);
