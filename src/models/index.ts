@@ -4,4 +4,5 @@ export { PreActResNet, preActResNet, type PreActResNetOptions } from './preactRe
 export { PreActNet, type StageSpec } from './preactNet.js';
 export { TorchvisionResNet, Bottleneck } from './torchvisionResNet.js';
 export { createModel, parseArch, canonicalArch, defaultInputSize, EXAMPLE_ARCHS, type ModelOptions } from './registry.js';
-export { summarize, type ModelSummary } from './summary.js';
+export { summarize, traceLayers, type ModelSummary, type LayerTrace } from './summary.js';
+export type { NetworkParts, ForwardHeadOptions } from './network.js';

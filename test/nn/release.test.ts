@@ -11,7 +11,6 @@ import { noGrad, setBackend, tidy } from '../../src/core/engine.js';
 import { Rng } from '../../src/core/random.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { createModel, TorchvisionResNet, type Network } from '../../src/models/index.js';
-import { setEarlyRelease } from '../../src/nn/release.js';
 import { crossEntropy } from '../../src/ops/index.js';
 
 /** The reference backend, counting the storages alive now and at most. */
@@ -86,10 +85,10 @@ describe('training releases what no backward reads', () => {
   function trainOnce(early: boolean): { peak: number; grads: Map<string, Float32Array> } {
     const c = countingBackend();
     setBackend(c.backend);
-    setEarlyRelease(early);
     try {
       const model = createModel('wrn-16-2', { classes: 10, inChannels: 3, dropout: 0.3, seed: 5 });
       model.train();
+      model.releaseActivations = early;
       const r = new Rng(2);
       const x = Float32Array.from({ length: 2 * 3 * 8 * 8 }, () => r.normal());
       const before = c.live();
@@ -100,7 +99,6 @@ describe('training releases what no backward reads', () => {
       model.dispose();
       return { peak, grads };
     } finally {
-      setEarlyRelease(true);
       setBackend(new JsBackend());
     }
   }
