@@ -12,6 +12,7 @@ import { Rng } from '../../src/core/random.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { createModel, TorchvisionResNet, type Network } from '../../src/models/index.js';
 import { crossEntropy } from '../../src/ops/index.js';
+import { randnF32 } from '../helpers/index.js';
 
 /** The reference backend, counting the storages alive now and at most. */
 function countingBackend(): { backend: Backend; live: () => number; peak: () => number; resetPeak: () => void } {
@@ -56,7 +57,7 @@ describe('inference releases intermediates', () => {
         const model = make();
         model.eval();
         const r = new Rng(1);
-        const x = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal());
+        const x = randnF32(r, shape.reduce((a, b) => a * b, 1));
         const before = c.live();
 
         // With autograd recording (as in a training step), every activation stays until tidy() ends.
@@ -90,7 +91,7 @@ describe('training releases what no backward reads', () => {
       model.train();
       model.releaseActivations = early;
       const r = new Rng(2);
-      const x = Float32Array.from({ length: 2 * 3 * 8 * 8 }, () => r.normal());
+      const x = randnF32(r, 2 * 3 * 8 * 8);
       const before = c.live();
       c.resetPeak();
       tidy(() => backward(crossEntropy(model.forward(Tensor.fromArray(x, [2, 3, 8, 8])), Int32Array.from([3, 7]))));
