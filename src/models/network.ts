@@ -1,6 +1,8 @@
 import type { Activation } from '../backend/backend.js';
+import { MetaBackend } from '../backend/meta.js';
+import { noGrad, tidy } from '../core/engine.js';
 import { Rng } from '../core/random.js';
-import type { Tensor } from '../core/tensor.js';
+import { Tensor } from '../core/tensor.js';
 import { Linear } from '../nn/layers.js';
 import { ActivationLifetimes } from '../nn/lifetimes.js';
 import { Module } from '../nn/module.js';
@@ -24,6 +26,15 @@ export interface NetworkParts {
   stages: readonly Module[];
   norm: Module | null;
   pool: Module;
+}
+
+/** One stage's feature map, as timm's feature_info describes it. */
+export interface FeatureInfo {
+  /** The stage's module name (`layer1`, ...), as in the state dict. */
+  module: string;
+  channels: number;
+  /** Input size / feature map size. */
+  reduction: number;
 }
 
 export interface ForwardHeadOptions {
@@ -102,6 +113,29 @@ export abstract class Network extends Module {
   stageNames(): string[] {
     const stages = new Set(this.parts().stages);
     return this.children().filter(([, m]) => stages.has(m)).map(([n]) => n);
+  }
+
+  /** Indices of stages given by name (`layer2`) or index (`1`); one clear error for anything else. */
+  stageIndices(stages: readonly (string | number)[]): number[] {
+    const names = this.stageNames();
+    const out = stages.map((s) => {
+      const i = typeof s === 'number' ? s : names.indexOf(s);
+      if (!Number.isInteger(i) || i < 0 || i >= names.length) {
+        throw new Error(`unknown stage '${s}' for ${this.config.arch}: expected one of ${names.join(', ')} (or 0..${names.length - 1})`);
+      }
+      return i;
+    });
+    return [...new Set(out)].sort((a, b) => a - b);
+  }
+
+  /** Channels and reduction of every stage's output, from the forward run on the meta backend. */
+  get featureInfo(): FeatureInfo[] {
+    const size = 64;
+    const meta = new MetaBackend();
+    const shape = [1, this.config.inChannels, size, size];
+    const names = this.stageNames();
+    const shapes = noGrad(() => tidy(() => this.forwardStages(new Tensor(meta.zeros(shape), shape, meta), names.map((_, i) => i)).map((t) => t.shape)));
+    return names.map((module, i) => ({ module, channels: shapes[i][1], reduction: size / shapes[i][2] }));
   }
 
   /**
