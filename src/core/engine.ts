@@ -1,4 +1,5 @@
 import type { Backend } from '../backend/backend.js';
+import type { LifetimeObserver } from './lifetime.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -9,6 +10,8 @@ class Engine {
   private backend_: Backend | null = null;
   gradEnabled = true;
   private scopes: Set<Tensor>[] = [];
+  /** The activation-lifetime scope of the forward now running, if any (see lifetime.ts). */
+  lifetime: LifetimeObserver | null = null;
 
   get backend(): Backend {
     if (!this.backend_) throw new Error('No backend selected: call setBackend() (or use the `wide-resnet` entry point, which picks one)');
@@ -24,6 +27,7 @@ class Engine {
   }
 
   track(t: Tensor): void {
+    this.lifetime?.created(t);
     const top = this.scopes[this.scopes.length - 1];
     if (top) top.add(t);
   }
@@ -54,7 +58,8 @@ class Engine {
   }
 }
 
-function collectTensors(value: unknown, out = new Set<Tensor>(), depth = 0): Set<Tensor> {
+/** The tensors inside a value (a tensor, or arrays, maps and plain objects of them). */
+export function collectTensors(value: unknown, out = new Set<Tensor>(), depth = 0): Set<Tensor> {
   if (value === null || typeof value !== 'object' || depth > 4) return out;
   if (isTensor(value)) {
     out.add(value);

@@ -59,6 +59,7 @@ export class Tensor {
 
   get storage(): Storage {
     if (this.storage_ === null) throw new Error(`Tensor ${formatShape(this.shape)} used after dispose()`);
+    engine.lifetime?.read(this);
     return this.storage_;
   }
 

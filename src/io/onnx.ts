@@ -293,7 +293,7 @@ function build(model: Network, o: OnnxExportOptions): { bytes: Uint8Array; nodes
   const bdim = o.dynamicBatch ? { dim_param: 'batch' } : { dim_value: batch };
   const s = o.inputSize;
   const vi = (name: string, dims: object[]): object => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims } } } });
-  const classes = model.outputShape([1, model.config.inChannels, s, s])[1];
+  const classes = model.config.classes;
   const meta = Object.entries(o.metadata ?? {}).map(([key, value]) => ({ key, value }));
   const obj = {
     ir_version: irVersionFor(opset),

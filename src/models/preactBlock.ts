@@ -1,10 +1,9 @@
-import type { Activation, Shape } from '../backend/backend.js';
+import type { Activation } from '../backend/backend.js';
 import type { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { add } from '../ops/index.js';
-import { BatchNorm2d, Conv2d, Dropout, traceChain } from '../nn/layers.js';
-import { release, step } from '../nn/release.js';
-import { Module, type LayerTrace } from '../nn/module.js';
+import { BatchNorm2d, Conv2d, Dropout } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
 
 /** One convolution of a pre-activation block: its kernel size and output width. */
 export interface ConvSpec {
@@ -43,32 +42,14 @@ export class PreActBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // step()/release() free each intermediate after its last use: all of them in inference, and in
-    // training those no backward reads (see nn/release.ts).
     const o = this.bns[0].forward(x);
     const sc = this.shortcut ? this.shortcut.forward(o) : x;
-    let y = step(o, (t) => this.convs[0].forward(t));
+    let y = this.convs[0].forward(o);
     for (let i = 1; i < this.convs.length; i++) {
-      y = step(y, (t) => this.bns[i].forward(t));
-      const drop = this.drop;
-      if (drop) y = step(y, (t) => drop.forward(t));
-      y = step(y, (t) => this.convs[i].forward(t));
+      y = this.bns[i].forward(y);
+      if (this.drop) y = this.drop.forward(y);
+      y = this.convs[i].forward(y);
     }
-    const out = add(y, sc);
-    release(y);
-    release(sc, x);
-    return out;
-  }
-
-  outputShape(s: Shape): Shape {
-    return this.convs.reduce((shape, c) => c.outputShape(shape), s);
-  }
-
-  override trace(inShape: Shape, prefix = ''): LayerTrace[] {
-    const main: [string, Module][] = [];
-    this.convs.forEach((c, i) => main.push([`bn${i + 1}`, this.bns[i]], [`conv${i + 1}`, c]));
-    const out = traceChain(main, inShape, prefix);
-    if (this.shortcut) out.push(...this.shortcut.trace(inShape, `${prefix}.shortcut`));
-    return out;
+    return add(y, sc);
   }
 }

@@ -1,10 +1,6 @@
-import type { Shape } from '../backend/backend.js';
 import type { Rng } from '../core/random.js';
-import type { Tensor } from '../core/tensor.js';
-import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, Sequential, traceChain } from '../nn/layers.js';
-import type { LayerTrace, Module } from '../nn/module.js';
-import { chain } from '../nn/release.js';
-import { Network, type NetworkConfig } from './network.js';
+import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, Sequential } from '../nn/layers.js';
+import { Network, type NetworkConfig, type NetworkParts } from './network.js';
 import { PreActBlock, type ConvSpec } from './preactBlock.js';
 
 /** One group of identical pre-activation blocks; the first block carries the stride. */
@@ -25,8 +21,7 @@ export class PreActNet extends Network {
   readonly conv1: Conv2d;
   readonly layers: Sequential[] = [];
   readonly bn: BatchNorm2d;
-  readonly pool = new GlobalAvgPool();
-  readonly fc: Linear;
+  readonly pool: GlobalAvgPool;
 
   constructor(config: NetworkConfig, stages: StageSpec[], rng: Rng) {
     super(config);
@@ -41,23 +36,11 @@ export class PreActNet extends Network {
       this.layers.push(this.registerModule(`layer${g + 1}`, stage));
     });
     this.bn = this.registerModule('bn', new BatchNorm2d(c, config.activation));
-    this.fc = this.registerModule('fc', new Linear(c, config.classes, rng, true));
+    this.pool = this.registerModule('pool', new GlobalAvgPool());
+    this.setClassifier(new Linear(c, config.classes, rng, true));
   }
 
-  forward(x: Tensor): Tensor {
-    return chain(x, [this.conv1, ...this.layers, this.bn, this.pool, this.fc]);
-  }
-
-  private chain(): [string, Module][] {
-    return [['conv1', this.conv1], ...this.layers.map((l, i): [string, Module] => [`layer${i + 1}`, l]),
-      ['bn', this.bn], ['pool', this.pool], ['fc', this.fc]];
-  }
-
-  outputShape(s: Shape): Shape {
-    return this.chain().reduce((shape, [, m]) => m.outputShape(shape), s);
-  }
-
-  override trace(inShape: Shape, prefix = ''): LayerTrace[] {
-    return traceChain(this.chain(), inShape, prefix);
+  protected parts(): NetworkParts {
+    return { stem: [this.conv1], stages: this.layers, norm: this.bn, pool: this.pool };
   }
 }

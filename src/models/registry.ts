@@ -1,5 +1,6 @@
 import type { Activation } from '../backend/backend.js';
 import { Rng } from '../core/random.js';
+import { FeatureExtractor } from './features.js';
 import type { Network } from './network.js';
 import { defaultKind, PreActResNet, type PreActKind } from './preactResNet.js';
 import { TorchvisionResNet } from './torchvisionResNet.js';
@@ -67,8 +68,22 @@ export function canonicalArch(name: string): string {
   }
 }
 
-/** Builds any registered architecture. */
-export function createModel(arch: string, o: ModelOptions = {}): Network {
+/** timm's `features_only`: the model returns its stages' feature maps (see FeatureExtractor). */
+export interface FeatureOptions {
+  featuresOnly: true;
+  /** Stages by index (0: layer1) or name (`layer2`); default all. */
+  outIndices?: readonly (number | string)[];
+}
+
+/** Builds any registered architecture; with `featuresOnly`, as a backbone returning feature maps. */
+export function createModel(arch: string, o: ModelOptions & FeatureOptions): FeatureExtractor;
+export function createModel(arch: string, o?: ModelOptions & { featuresOnly?: false }): Network;
+export function createModel(arch: string, o: ModelOptions & { featuresOnly?: boolean; outIndices?: readonly (number | string)[] } = {}): Network | FeatureExtractor {
+  const net = createNetwork(arch, o);
+  return o.featuresOnly ? new FeatureExtractor(net, o.outIndices) : net;
+}
+
+function createNetwork(arch: string, o: ModelOptions): Network {
   const p = parseArch(arch);
   const rng = o.rng ?? new Rng(o.seed ?? 0);
   const common = { classes: o.classes, inChannels: o.inChannels, activation: o.activation, rng, arch: canonicalArch(arch) };

@@ -1,11 +1,10 @@
-import type { Activation, Shape } from '../backend/backend.js';
+import type { Activation } from '../backend/backend.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { add, activation } from '../ops/index.js';
-import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Sequential, traceChain } from '../nn/layers.js';
-import { Module, type LayerTrace } from '../nn/module.js';
-import { chain, release, step } from '../nn/release.js';
-import { Network } from './network.js';
+import { BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Sequential } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { Network, type NetworkParts } from './network.js';
 
 /**
  * torchvision's post-activation Bottleneck (ResNet v1.5: the stride sits on the 3x3 conv):
@@ -37,24 +36,11 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    // chain()/step()/release() free each intermediate after its last use: all of them in inference, and in
-    // training those no backward reads (see nn/release.ts).
-    const y = chain(x, [this.conv1, this.bn1, this.conv2, this.bn2, this.conv3, this.bn3]);
+    let y = this.bn1.forward(this.conv1.forward(x));
+    y = this.bn2.forward(this.conv2.forward(y));
+    y = this.bn3.forward(this.conv3.forward(y));
     const sc = this.downsample ? this.downsample.forward(x) : x;
-    const sum = add(y, sc);
-    release(y);
-    release(sc, x);
-    return step(sum, (t) => activation(this.act, t));
-  }
-
-  outputShape(s: Shape): Shape {
-    return this.conv3.outputShape(this.conv2.outputShape(this.conv1.outputShape(s)));
-  }
-
-  override trace(inShape: Shape, prefix = ''): LayerTrace[] {
-    const out = traceChain(this.children().filter(([n]) => n !== 'downsample'), inShape, prefix);
-    if (this.downsample) out.push(...this.downsample.trace(inShape, `${prefix}.downsample`));
-    return out;
+    return activation(this.act, add(y, sc));
   }
 }
 
@@ -71,14 +57,20 @@ export interface TorchvisionResNetOptions {
 
 /** torchvision's ImageNet ResNet with Bottleneck blocks (resnet50/101, wide_resnet50_2/101_2). */
 export class TorchvisionResNet extends Network {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly maxpool = new MaxPool2d(3, 2, 1);
+  readonly layers: Sequential[] = [];
+  readonly avgpool = new GlobalAvgPool();
+
   constructor(o: TorchvisionResNetOptions) {
     const act = o.activation ?? 'relu';
     super({ arch: o.arch, classes: o.classes ?? 1000, inChannels: o.inChannels ?? 3, dropout: 0, activation: act });
     const rng = o.rng ?? new Rng(0);
     const widthPerGroup = o.widthPerGroup ?? 64;
-    this.registerModule('conv1', new Conv2d(this.config.inChannels, 64, { kernel: 7, stride: 2, padding: 3 }, rng));
-    this.registerModule('bn1', new BatchNorm2d(64, act));
-    this.registerModule('maxpool', new MaxPool2d(3, 2, 1));
+    this.conv1 = this.registerModule('conv1', new Conv2d(this.config.inChannels, 64, { kernel: 7, stride: 2, padding: 3 }, rng));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(64, act));
+    this.registerModule('maxpool', this.maxpool);
     let inplanes = 64;
     o.layers.forEach((blocks, i) => {
       const planes = 64 << i;
@@ -88,21 +80,13 @@ export class TorchvisionResNet extends Network {
         layer.add(new Bottleneck(inplanes, planes, b === 0 && i > 0 ? 2 : 1, width, act, rng));
         inplanes = planes * Bottleneck.expansion;
       }
-      this.registerModule(`layer${i + 1}`, layer);
+      this.layers.push(this.registerModule(`layer${i + 1}`, layer));
     });
-    this.registerModule('avgpool', new GlobalAvgPool());
-    this.registerModule('fc', new Linear(inplanes, this.config.classes, rng));
+    this.registerModule('avgpool', this.avgpool);
+    this.setClassifier(new Linear(inplanes, this.config.classes, rng));
   }
 
-  forward(x: Tensor): Tensor {
-    return chain(x, this.children().map(([, m]) => m));
-  }
-
-  outputShape(s: Shape): Shape {
-    return this.children().reduce((shape, [, m]) => m.outputShape(shape), s);
-  }
-
-  override trace(inShape: Shape, prefix = ''): LayerTrace[] {
-    return traceChain(this.children(), inShape, prefix);
+  protected parts(): NetworkParts {
+    return { stem: [this.conv1, this.bn1, this.maxpool], stages: this.layers, norm: null, pool: this.avgpool };
   }
 }

@@ -1,3 +1,3 @@
-export { Module, type LayerTrace } from './module.js';
-export { chain, release, step, setEarlyRelease } from './release.js';
-export { Conv2d, BatchNorm2d, Act, Dropout, Linear, MaxPool2d, GlobalAvgPool, Sequential, traceChain } from './layers.js';
+export { Module } from './module.js';
+export { ActivationLifetimes } from './lifetimes.js';
+export { Conv2d, BatchNorm2d, Act, Dropout, Linear, MaxPool2d, GlobalAvgPool, Sequential } from './layers.js';

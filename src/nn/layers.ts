@@ -1,11 +1,9 @@
 import type { Activation, Shape } from '../backend/backend.js';
 import { Rng } from '../core/random.js';
-import { convOutSize } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
 import { constant, kaimingNormalFanOut, linearDefault } from './init.js';
-import { hostTensor, Module, type LayerTrace } from './module.js';
-import { chain } from './release.js';
+import { hostTensor, Module } from './module.js';
 
 export interface Conv2dConfig {
   kernel: number;
@@ -36,13 +34,7 @@ export class Conv2d extends Module {
     return ops.conv2d(x, this.weight, { stride: this.stride, padding: this.padding });
   }
 
-  outputShape([n, , h, w]: Shape): Shape {
-    const k = this.kernel;
-    return [n, this.outChannels, convOutSize(h, k, this.stride, this.padding), convOutSize(w, k, this.stride, this.padding)];
-  }
-
-  protected override macs(inShape: Shape): number {
-    const [, c, h, w] = this.outputShape(inShape);
+  override macs([, c, h, w]: Shape): number {
     return c * h * w * this.inChannels * this.kernel * this.kernel;
   }
 }
@@ -72,10 +64,6 @@ export class BatchNorm2d extends Module {
   forward(x: Tensor): Tensor {
     return ops.batchNorm(x, this, this.training, { momentum: this.momentum, eps: this.eps, activation: this.activation });
   }
-
-  outputShape(s: Shape): Shape {
-    return s;
-  }
 }
 
 export class Act extends Module {
@@ -85,10 +73,6 @@ export class Act extends Module {
 
   forward(x: Tensor): Tensor {
     return ops.activation(this.kind, x);
-  }
-
-  outputShape(s: Shape): Shape {
-    return s;
   }
 }
 
@@ -103,11 +87,8 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
-    return ops.dropout(x, this.p, this.rng.nextUint32());
-  }
-
-  outputShape(s: Shape): Shape {
-    return s;
+    // A shapes-only pass (meta backend) draws no seed: it must leave the run's random stream as it is.
+    return ops.dropout(x, this.p, x.backend.name === 'meta' ? 0 : this.rng.nextUint32());
   }
 }
 
@@ -116,7 +97,7 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, zeroBias = false) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, readonly zeroBias = false) {
     super();
     const ws = [outFeatures, inFeatures];
     this.weight = this.registerParameter('weight', hostTensor(() => linearDefault(ws, inFeatures, rng), ws));
@@ -128,11 +109,7 @@ export class Linear extends Module {
     return ops.linear(x, this.weight, this.bias);
   }
 
-  outputShape([n]: Shape): Shape {
-    return [n, this.outFeatures];
-  }
-
-  protected override macs(): number {
+  override macs(): number {
     return this.inFeatures * this.outFeatures;
   }
 }
@@ -145,21 +122,12 @@ export class MaxPool2d extends Module {
   forward(x: Tensor): Tensor {
     return ops.maxPool2d(x, this.kernel, this.stride, this.padding);
   }
-
-  outputShape([n, c, h, w]: Shape): Shape {
-    const k = this.kernel;
-    return [n, c, convOutSize(h, k, this.stride, this.padding), convOutSize(w, k, this.stride, this.padding)];
-  }
 }
 
 /** Global average pooling and flatten: [N,C,H,W] -> [N,C]. */
 export class GlobalAvgPool extends Module {
   forward(x: Tensor): Tensor {
     return ops.globalAvgPool(x);
-  }
-
-  outputShape([n, c]: Shape): Shape {
-    return [n, c];
   }
 }
 
@@ -182,27 +150,8 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return chain(x, this.layers);
+    return this.layers.reduce((y, l) => l.forward(y), x);
   }
-
-  outputShape(s: Shape): Shape {
-    return this.layers.reduce((shape, l) => l.outputShape(shape), s);
-  }
-
-  override trace(inShape: Shape, prefix = ''): LayerTrace[] {
-    return traceChain(this.children(), inShape, prefix);
-  }
-}
-
-/** Traces children applied one after another (the common case for containers). */
-export function traceChain(children: [string, Module][], inShape: Shape, prefix: string): LayerTrace[] {
-  const out: LayerTrace[] = [];
-  let s = inShape;
-  for (const [n, m] of children) {
-    out.push(...m.trace(s, prefix ? `${prefix}.${n}` : n));
-    s = m.outputShape(s);
-  }
-  return out;
 }
 
 export { Rng };

@@ -4,18 +4,6 @@ import { engine } from '../core/engine.js';
 import { Tensor } from '../core/tensor.js';
 
 /**
- * What a module reports about one of its own layers for `wrn summary`: output shape and the
- * multiply-accumulates of one image (conv + linear only, as PyTorch forward hooks count them).
- */
-export interface LayerTrace {
-  name: string;
-  type: string;
-  outShape: Shape;
-  params: number;
-  macs: number;
-}
-
-/**
  * Base of every layer and model, PyTorch-style: named parameters, buffers and children, a
  * train/eval flag, and a state dict in dotted names (`layer1.0.bn1.weight`).
  */
@@ -25,10 +13,10 @@ export abstract class Module {
   private readonly buffers_ = new Map<string, Tensor>();
   private readonly children_ = new Map<string, Module>();
 
-  abstract forward(x: Tensor): Tensor;
+  /** Frozen modules stay in eval mode whatever train() says (see freeze()). */
+  frozen = false;
 
-  /** Output shape for an input shape, without computing anything (used by `summary`). */
-  abstract outputShape(inShape: Shape): Shape;
+  abstract forward(x: Tensor): Tensor;
 
   protected registerParameter(name: string, t: Tensor): Tensor {
     t.requiresGrad = true;
@@ -118,8 +106,9 @@ export abstract class Module {
     for (const [k, t] of own) t.assign(values.get(k)!.data);
   }
 
+  /** Train or eval mode for every module below; frozen ones stay in eval mode. */
   train(on = true): this {
-    for (const [, m] of this.namedModules()) m.training = on;
+    for (const [, m] of this.namedModules()) m.training = on && !m.frozen;
     return this;
   }
 
@@ -127,15 +116,17 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Layer-by-layer trace of shapes, params and MACs for one image; containers recurse. */
-  trace(inShape: Shape, prefix = ''): LayerTrace[] {
-    const own = [...this.params_.values()].reduce((s, p) => s + p.size, 0);
-    return [{ name: prefix, type: this.constructor.name, outShape: this.outputShape(inShape), params: own, macs: this.macs(inShape) }];
+  /**
+   * Multiply-accumulates of this layer alone for one image, given its output shape (convolutions and
+   * linear layers count, as PyTorch forward hooks count them; containers report 0).
+   */
+  macs(_outShape: Shape): number {
+    return 0;
   }
 
-  /** Multiply-accumulates of this layer alone for one input of shape inShape. */
-  protected macs(_inShape: Shape): number {
-    return 0;
+  /** Parameters registered on this module itself (not its children). */
+  ownParameters(): number {
+    return [...this.params_.values()].reduce((s, p) => s + p.size, 0);
   }
 
   /** Frees every parameter and buffer (native memory). */

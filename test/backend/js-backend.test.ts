@@ -18,7 +18,7 @@ import { backward } from '../../src/core/autograd.js';
 import { noGrad, setBackend, tidy } from '../../src/core/engine.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { activation, add, batchNorm, conv2d, crossEntropy, dropout, globalAvgPool, linear, maxPool2d } from '../../src/ops/index.js';
-import { assertClose, numericGrad, randn, rng } from '../kernels/util.js';
+import { assertClose, numericGrad, randn, rng } from '../helpers/index.js';
 
 describe('JsBackend basics', () => {
   const b = new JsBackend();

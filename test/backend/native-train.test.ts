@@ -15,6 +15,7 @@ import { Tensor } from '../../src/core/tensor.js';
 import { createModel } from '../../src/models/index.js';
 import { crossEntropy } from '../../src/ops/index.js';
 import { SGD } from '../../src/optim/sgd.js';
+import { relError } from '../helpers/index.js';
 
 const { backend: native, reason } = loadNativeBackend();
 if (!native && process.env.CI) {
@@ -32,17 +33,6 @@ function cosine(a: Float32Array, b: Float32Array): number {
     bb += b[i] * b[i];
   }
   return aa === 0 && bb === 0 ? 1 : ab / Math.sqrt(aa * bb);
-}
-
-function rel(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    const di = Math.abs(a[i] - b[i]);
-    if (!(di <= d)) d = di;
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / (s || 1);
 }
 
 interface Run {
@@ -115,7 +105,7 @@ describe('native training step vs JsBackend', { skip: native ? false : `native b
         try {
           const got = run(native!, arch, 0);
           const check = (what: string, a: Float32Array, b: Float32Array, t: number) => {
-            const e = rel(a, b);
+            const e = relError(a, b);
             assert.ok(e <= t, `${precision} ${what}: relative error ${e.toExponential(2)} > ${t}`);
           };
           check('train logits', got.logits, reference.logits, tol.value);
@@ -144,7 +134,7 @@ describe('native training step vs JsBackend', { skip: native ? false : `native b
   test('dropout masks agree with the reference backend inside a network (fp32)', () => {
     const a = run(new JsBackend(), 'wrn-10-1', 0.3);
     const b = run(native!, 'wrn-10-1', 0.3);
-    assert.ok(rel(b.logits, a.logits) <= 1e-4, 'logits with dropout');
-    for (const [k, g] of a.grads) assert.ok(rel(b.grads.get(k)!, g) <= 1e-3, `grad ${k} with dropout`);
+    assert.ok(relError(b.logits, a.logits) <= 1e-4, 'logits with dropout');
+    for (const [k, g] of a.grads) assert.ok(relError(b.grads.get(k)!, g) <= 1e-3, `grad ${k} with dropout`);
   });
 });

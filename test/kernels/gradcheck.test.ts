@@ -13,7 +13,7 @@ import { dropoutBackward, dropoutForward } from '../../src/backend/js/dropout.js
 import { linearBackward, linearForward } from '../../src/backend/js/linear.js';
 import { softmaxCrossEntropy } from '../../src/backend/js/loss.js';
 import { globalAvgPool, globalAvgPoolBackward, maxPool2d, maxPool2dBackward } from '../../src/backend/js/pool.js';
-import { checkGrad, dot, randn, rng, uniform } from './util.js';
+import { checkGrad, dot, randn, rng, uniform } from '../helpers/index.js';
 
 interface ConvCase { n: number; c: number; h: number; w: number; o: number; kh: number; kw: number; stride: number; padding: number }
 

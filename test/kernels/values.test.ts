@@ -15,7 +15,7 @@ import { softmaxCrossEntropy } from '../../src/backend/js/loss.js';
 import { gemm } from '../../src/backend/js/matmul.js';
 import { globalAvgPool, maxPool2d, maxPool2dBackward } from '../../src/backend/js/pool.js';
 import { sgdStep } from '../../src/backend/js/sgd.js';
-import { assertClose, randn, rng } from './util.js';
+import { assertClose, randn, rng } from '../helpers/index.js';
 
 // ---------------------------------------------------------------- gemm
 function naiveGemm(

@@ -11,8 +11,8 @@ import { noGrad, setBackend, tidy } from '../../src/core/engine.js';
 import { Rng } from '../../src/core/random.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { createModel, TorchvisionResNet, type Network } from '../../src/models/index.js';
-import { setEarlyRelease } from '../../src/nn/release.js';
 import { crossEntropy } from '../../src/ops/index.js';
+import { randnF32 } from '../helpers/index.js';
 
 /** The reference backend, counting the storages alive now and at most. */
 function countingBackend(): { backend: Backend; live: () => number; peak: () => number; resetPeak: () => void } {
@@ -57,7 +57,7 @@ describe('inference releases intermediates', () => {
         const model = make();
         model.eval();
         const r = new Rng(1);
-        const x = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal());
+        const x = randnF32(r, shape.reduce((a, b) => a * b, 1));
         const before = c.live();
 
         // With autograd recording (as in a training step), every activation stays until tidy() ends.
@@ -86,12 +86,12 @@ describe('training releases what no backward reads', () => {
   function trainOnce(early: boolean): { peak: number; grads: Map<string, Float32Array> } {
     const c = countingBackend();
     setBackend(c.backend);
-    setEarlyRelease(early);
     try {
       const model = createModel('wrn-16-2', { classes: 10, inChannels: 3, dropout: 0.3, seed: 5 });
       model.train();
+      model.releaseActivations = early;
       const r = new Rng(2);
-      const x = Float32Array.from({ length: 2 * 3 * 8 * 8 }, () => r.normal());
+      const x = randnF32(r, 2 * 3 * 8 * 8);
       const before = c.live();
       c.resetPeak();
       tidy(() => backward(crossEntropy(model.forward(Tensor.fromArray(x, [2, 3, 8, 8])), Int32Array.from([3, 7]))));
@@ -100,7 +100,6 @@ describe('training releases what no backward reads', () => {
       model.dispose();
       return { peak, grads };
     } finally {
-      setEarlyRelease(true);
       setBackend(new JsBackend());
     }
   }

@@ -15,20 +15,9 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { createModel } from '../../src/models/index.js';
 import { crossEntropy } from '../../src/ops/index.js';
 import { SGD } from '../../src/optim/sgd.js';
+import { relError } from '../helpers/index.js';
 
 export const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures');
-
-/** max|a - b| / max|b|: the fixtures README's relative error. */
-export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, 'length mismatch');
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / (scale || 1);
-}
 
 function f32(t: { data: ArrayLike<number> | BigInt64Array }): Float32Array {
   if (t.data instanceof BigInt64Array) return Float32Array.from(t.data, Number);

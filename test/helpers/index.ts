@@ -1,15 +1,36 @@
-/** Helpers shared by the kernel tests: seeded random arrays, finite differences, error measures. */
+/**
+ * Helpers shared by the test suites: seeded random arrays, tensor builders, the relative error every
+ * comparison uses, finite differences.
+ */
 import assert from 'node:assert/strict';
+import type { Shape } from '../../src/backend/backend.js';
 import { Rng } from '../../src/core/random.js';
+import { Tensor } from '../../src/core/tensor.js';
 
 export function rng(seed: number): Rng {
   return new Rng(seed);
 }
 
-export function randn(r: Rng, n: number, scale = 1): Float64Array {
+/** n normal draws times `scale` plus `offset` (float64: finite differences need the precision). */
+export function randn(r: Rng, n: number, scale = 1, offset = 0): Float64Array {
   const a = new Float64Array(n);
-  for (let i = 0; i < n; i++) a[i] = r.normal() * scale;
+  for (let i = 0; i < n; i++) a[i] = offset + r.normal() * scale;
   return a;
+}
+
+/** The same draws as float32 (what tensors hold). */
+export function randnF32(r: Rng, n: number, scale = 1, offset = 0): Float32Array {
+  return Float32Array.from(randn(r, n, scale, offset));
+}
+
+/** A tensor of the current backend holding `values`. */
+export function tensor(values: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor {
+  return Tensor.fromArray(Float32Array.from(values), shape, requiresGrad);
+}
+
+/** A tensor of normal draws from a seeded stream. */
+export function randomTensor(r: Rng, shape: Shape, scale = 1, requiresGrad = false): Tensor {
+  return tensor(randn(r, shape.reduce((a, b) => a * b, 1), scale), shape, requiresGrad);
 }
 
 export function uniform(r: Rng, n: number, lo: number, hi: number): Float64Array {
@@ -18,21 +39,25 @@ export function uniform(r: Rng, n: number, lo: number, hi: number): Float64Array
   return a;
 }
 
-/** max|a - b| / max(max|b|, floor). */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-12): number {
-  assert.equal(a.length, b.length, `length ${a.length} vs ${b.length}`);
+/**
+ * max|actual - expected| / max|expected| (the fixtures README's relative error); a NaN anywhere makes
+ * it NaN, so no tolerance passes it. Without `floor` an all-zero `expected` divides by 1; with it the
+ * scale is max(max|expected|, floor).
+ */
+export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor?: number): number {
+  assert.equal(actual.length, expected.length, `length ${actual.length} vs ${expected.length}`);
   let d = 0;
   let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const di = Math.abs(a[i] - b[i]);
+  for (let i = 0; i < actual.length; i++) {
+    const di = Math.abs(actual[i] - expected[i]);
     if (!(di <= d)) d = di; // NaN-propagating max
-    s = Math.max(s, Math.abs(b[i]));
+    s = Math.max(s, Math.abs(expected[i]));
   }
-  return d / Math.max(s, floor);
+  return d / (floor === undefined ? s || 1 : Math.max(s, floor));
 }
 
 export function assertClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, floor = 1e-12): void {
-  const e = relErr(actual, expected, floor);
+  const e = relError(actual, expected, floor);
   assert.ok(e <= tol, `${what}: relative error ${e.toExponential(3)} > ${tol.toExponential(1)}`);
 }
 
@@ -62,7 +87,7 @@ export function numericGrad(loss: () => number, x: Float64Array, h = 1e-5): Floa
 /** Asserts that an analytic gradient matches central differences to `tol` (relative, max-norm). */
 export function checkGrad(what: string, loss: () => number, x: Float64Array, analytic: ArrayLike<number>, tol = 1e-6): number {
   const numeric = numericGrad(loss, x);
-  const e = relErr(analytic, numeric, 1e-10);
+  const e = relError(analytic, numeric, 1e-10);
   if (process.env.GRADCHECK_VERBOSE) console.log(`gradcheck ${what}: ${e.toExponential(2)}`);
   assert.ok(e <= tol, `${what}: analytic vs numeric gradient, relative error ${e.toExponential(3)} > ${tol.toExponential(1)}`);
   return e;
