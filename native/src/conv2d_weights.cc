@@ -5,10 +5,10 @@
 // 6x slower when another process shares a core), while they win on others. So each convolution can
 // run one of three variants: 0, the primitive for all threads; 1, a primitive planned for one thread;
 // 2, one single-threaded primitive per thread on its slice of the batch, the fp32 partial gradients
-// summed. Which one runs is chosen by chooseVariant().
+// summed in thread order. The caller chooses (src/backend/native/tuning.ts, from a committed table
+// keyed by CPU, threads, precision and shapes): each variant is deterministic for a given thread
+// count, and so is the choice, so a training run is reproducible bit for bit.
 #include <omp.h>
-
-#include <cstdlib>
 
 #include "conv2d.h"
 #include "napi_args.h"
@@ -25,35 +25,9 @@ struct WeightsVariants {
   convolution_backward_weights::primitive_desc split;
   convolution_backward_weights splitP;
   memory::desc splitSrc, splitDiffDst;  // full-batch descriptors whose batch slices the split primitive reads
-  double ema[3] = {0, 0, 0};
-  int samples[3] = {0, 0, 0};
-  int64_t calls = 0;
 };
 
 namespace {
-
-/** Tuning of backward-weights threading, from its own timings ($WRN_BWDW_TUNE=0 disables). */
-bool bwdwTuning() {
-  static const bool v = [] {
-    const char* e = std::getenv("WRN_BWDW_TUNE");
-    return !(e && std::string(e) == "0");
-  }();
-  return v;
-}
-
-/**
- * Each variant's first run is a warm-up; then the fastest by moving average runs, and the others are
- * re-timed in turn every 16th call, so the choice follows the shapes and the load.
- */
-int chooseVariant(const WeightsVariants& v, int nvariants) {
-  if (v.calls < 2 * nvariants) return int(v.calls / 2);
-  int best = 0;
-  for (int i = 1; i < nvariants; i++) {
-    if (v.ema[i] < v.ema[best]) best = i;
-  }
-  if (v.calls % 16 == 0) return (best + 1 + int((v.calls / 16) % (nvariants - 1))) % nvariants;
-  return best;
-}
 
 /** `md` with another batch size (the batch must be the outermost, unblocked dimension). */
 memory::desc withBatch(const memory::desc& md, int64_t n) {
@@ -191,7 +165,9 @@ void runPrimitive(const convolution_backward_weights::primitive_desc& pd, const 
   if (!same) reorderRaw(tw->md, tw->ptr, out.md, out.ptr);
 }
 
-int64_t conv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const dims& ws, int stride, int pad, dt type) {
+int64_t conv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const dims& ws, int stride, int pad, dt type,
+                              int variant) {
+  if (variant < 0 || variant > 2) fail("native conv2dBackwardWeights: variant must be 0, 1 or 2, got " + std::to_string(variant));
   ConvEntry& e = convEntry(xs, ws, stride, pad, type, false);
   if (!e.hasBwdWeights) {
     convolution_backward_weights::desc d(e.algo, e.src, e.diffWei, e.dst, e.strides, e.padL, e.padR);
@@ -202,26 +178,18 @@ int64_t conv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const dim
   }
   WeightsVariants& v = *e.variants;
   const int threads = omp_get_max_threads();
-  const bool tune = threads > 1 && bwdwTuning();
-  if (tune && v.splitState == 0) prepareSplit(e, v, xs, ws, threads);
-  const int nvariants = v.splitState == 1 ? 3 : 2;
-  const int choice = tune ? chooseVariant(v, nvariants) : 0;
-  if (choice == 1 && !v.hasSingle) prepareSingle(e, v);
+  // With one thread every variant is variant 0; a split the shapes do not allow runs as variant 0.
+  if (threads == 1) variant = 0;
+  if (variant == 2 && v.splitState == 0) prepareSplit(e, v, xs, ws, threads);
+  if (variant == 2 && v.splitState != 1) variant = 0;
+  if (variant == 1 && !v.hasSingle) prepareSingle(e, v);
   Buf& dy = live(dyh);
   Buf& x = live(xh);
   // Every variant returns the gradient in variant 0's descriptor (the one parameters adopt).
   auto dw = newBuf(e.bwdWeights.diff_weights_desc());
-  const double t0 = omp_get_wtime();
-  if (choice == 2) runSplit(v, x, dy, *dw, threads);
-  else if (choice == 1) runPrimitive(v.single, v.singleP, x, dy, *dw);
+  if (variant == 2) runSplit(v, x, dy, *dw, threads);
+  else if (variant == 1) runPrimitive(v.single, v.singleP, x, dy, *dw);
   else runPrimitive(e.bwdWeights, e.bwdWeightsP, x, dy, *dw);
-  const double secs = omp_get_wtime() - t0;
-  if (tune) {
-    v.samples[choice]++;
-    if (v.samples[choice] == 1) v.ema[choice] = 1e30;  // first run: warm-up, not timed
-    else v.ema[choice] = v.samples[choice] == 2 ? secs : 0.7 * v.ema[choice] + 0.3 * secs;
-    v.calls++;
-  }
   return reg(std::move(dw));
 }
 
@@ -229,11 +197,11 @@ int64_t conv2dBackwardWeights(int64_t dyh, int64_t xh, const dims& xs, const dim
 
 namespace api {
 
-// conv2dBackwardWeights(dy, x, xs, ws, stride, pad, precision)
+// conv2dBackwardWeights(dy, x, xs, ws, stride, pad, precision, variant)
 Napi::Value conv2dBackwardWeights(const Info& info) {
   return handleOut(info.Env(), wrn::conv2dBackwardWeights(handleArg(info[0]), handleArg(info[1]), dimsArg(info[2]),
                                                           dimsArg(info[3]), intArg(info[4]), intArg(info[5]),
-                                                          precisionArg(info[6])));
+                                                          precisionArg(info[6]), intArg(info[7])));
 }
 
 }  // namespace api

@@ -30,7 +30,8 @@ export interface NativeAddon {
   info(): NativeInfo;
   conv2d(x: number, xs: readonly number[], w: number, ws: readonly number[], stride: number, pad: number, precision: Precision, mode: 'training' | 'inference'): number;
   conv2dBackwardData(dy: number, w: number, ws: readonly number[], xs: readonly number[], stride: number, pad: number, precision: Precision): number;
-  conv2dBackwardWeights(dy: number, x: number, xs: readonly number[], ws: readonly number[], stride: number, pad: number, precision: Precision): number;
+  /** `variant`: 0, 1 or 2 (src/backend/native/tuning.ts). */
+  conv2dBackwardWeights(dy: number, x: number, xs: readonly number[], ws: readonly number[], stride: number, pad: number, precision: Precision, variant: number): number;
   batchNormTrain(x: number, xs: readonly number[], g: number, b: number, rm: number, rv: number, momentum: number, eps: number, act: number): [number, number];
   batchNormInfer(x: number, xs: readonly number[], g: number, b: number, rm: number, rv: number, eps: number, act: number): number;
   batchNormBackward(dy: number, x: number, xs: readonly number[], g: number, b: number, saved: number, eps: number, act: number): [number, number, number];
@@ -72,7 +73,7 @@ export interface NativeMemoryStats {
 }
 
 /** The package root: the nearest folder above this file holding package.json. */
-function packageRoot(): string | null {
+export function packageRoot(): string | null {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (existsSync(path.join(dir, 'package.json'))) return dir;

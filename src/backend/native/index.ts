@@ -16,6 +16,7 @@ import type {
 } from '../backend.js';
 import { type NativeAddon, type NativeInfo, type NativeMemoryStats, loadAddon, nativeUnavailableReason } from './addon.js';
 import { NativeSaved, NativeStorage, handleOf as h, savedHandle as saved } from './storage.js';
+import { type WeightsVariant, weightsVariantChooser } from './tuning.js';
 
 export { nativeAddonBuilt, nativeAddonPath, nativeUnavailableReason } from './addon.js';
 export type { NativeAddon, NativeInfo, NativeMemoryStats } from './addon.js';
@@ -56,6 +57,7 @@ export function createNativeBackend(): NativeBackend | null {
 export class NativeBackend implements Backend {
   readonly name = 'native';
   private precision_: Precision = 'fp32';
+  private chooseWeights: ((xShape: Shape, wShape: Shape, opts: Conv2dBackwardOptions) => WeightsVariant) | null = null;
 
   constructor(private readonly a: NativeAddon) {}
 
@@ -138,7 +140,21 @@ export class NativeBackend implements Backend {
   }
 
   conv2dBackwardWeights(dy: Storage, x: Storage, xShape: Shape, wShape: Shape, opts: Conv2dBackwardOptions): Storage {
-    return this.wrap(this.a.conv2dBackwardWeights(h(dy), h(x), xShape, wShape, opts.stride, opts.padding, opts.precision), numel(wShape));
+    return this.conv2dBackwardWeightsVariant(dy, x, xShape, wShape, opts, this.weightsVariant(xShape, wShape, opts));
+  }
+
+  /** The backward-weights variant this machine's table gives the problem (see tuning.ts). */
+  weightsVariant(xShape: Shape, wShape: Shape, opts: Conv2dBackwardOptions): WeightsVariant {
+    if (!this.chooseWeights) {
+      const i = this.a.info();
+      this.chooseWeights = weightsVariantChooser(i.isa, i.threads);
+    }
+    return this.chooseWeights(xShape, wShape, opts);
+  }
+
+  /** Backward-weights with an explicit variant (for tuning and tests). */
+  conv2dBackwardWeightsVariant(dy: Storage, x: Storage, xShape: Shape, wShape: Shape, opts: Conv2dBackwardOptions, variant: WeightsVariant): Storage {
+    return this.wrap(this.a.conv2dBackwardWeights(h(dy), h(x), xShape, wShape, opts.stride, opts.padding, opts.precision, variant), numel(wShape));
   }
 
   // ---- batch norm ----
