@@ -9,13 +9,21 @@ import { register as registerConvert } from './commands/convert.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerBench } from './commands/bench.js';
+import { UserError } from './userError.js';
+
+/** --debug anywhere on the line (or WRN_DEBUG=1) shows stack traces; read before parsing so parse errors honour it too. */
+const debug = process.argv.includes('--debug') || ['1', 'true', 'yes'].includes((process.env.WRN_DEBUG ?? '').toLowerCase());
 
 const program = new Command();
 program
   .name('wrn')
   .description('Wide Residual Networks in TypeScript: build, train, evaluate, benchmark and export WRNs')
   .version('0.1.0')
-  .showHelpAfterError();
+  .option('--debug', 'show stack traces of errors (also WRN_DEBUG=1)')
+  // Commander's own errors (unknown option, missing argument) as one line; inherited by every command.
+  .configureOutput({
+    outputError: (str, write) => write(`wrn: ${str.replace(/^error: /, '').trim()} (see --help)\n`),
+  });
 
 registerSummary(program);
 registerData(program);
@@ -28,13 +36,22 @@ registerPlan(program);
 registerCompare(program);
 registerBench(program);
 
+/** One line for any error; the stack only with --debug. Errors that are not the user's say so. */
+function report(e: unknown): void {
+  if (debug) {
+    console.error(e);
+    return;
+  }
+  const message = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+  // TypeError, RangeError, ... from inside a library are bugs or unchecked input: still one line, with a pointer.
+  const internal = e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || !(e instanceof Error);
+  if (internal && !(e instanceof UserError)) console.error(`wrn: internal error: ${message} (run with --debug for the stack trace)`);
+  else console.error(`wrn: ${message}`);
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
   process.exitCode = 1;
-  // Our own checks throw Errors whose message names the file/flag and what was expected: one line.
-  // Programming errors (TypeError, ReferenceError, ...) keep their stack; WRN_DEBUG=1 shows every stack.
-  const bug = e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || !(e instanceof Error);
-  if (bug || process.env.WRN_DEBUG) console.error(e);
-  else console.error(`wrn: ${e.message}`);
+  report(e);
 }

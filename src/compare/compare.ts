@@ -3,7 +3,7 @@ import path from 'node:path';
 import { openSafetensors } from '../io/safetensors.js';
 import { canonicalArch, parseArch } from '../models/registry.js';
 import { countArch } from '../plan/candidates.js';
-import { loadMeasurer, measureThroughput, type Measurer } from '../plan/measure.js';
+import { measureThroughput, type Measurer } from '../plan/measure.js';
 import type { EpochMetrics } from '../report/metrics.js';
 import { loadSplits } from '../train/batches.js';
 import { PAPER_DEFAULTS, train, writeJsonAtomic, type TrainConfig, type TrainEvents } from '../train/trainer.js';
@@ -25,7 +25,7 @@ export interface CompareOptions {
   out: string;
   recipe?: Partial<Recipe>;
   events?: CompareEvents;
-  /** The throughput measurement used by `minutes` (default: runBench when src/bench is there, else measureThroughput). */
+  /** The throughput measurement used by `minutes` (default measureThroughput: src/bench's timer). */
   measureFn?: Measurer;
 }
 
@@ -253,7 +253,7 @@ async function prepareState(o: CompareOptions, recipe: Recipe): Promise<CompareS
     if (o.epochs !== undefined) {
       state.epochsByArch[a] = o.epochs;
     } else {
-      const t = await epochsForMinutes(a, o.minutes!, o.data, recipe, o.measureFn ?? await loadMeasurer());
+      const t = await epochsForMinutes(a, o.minutes!, o.data, recipe, o.measureFn ?? measureThroughput);
       state.epochsByArch[a] = t.epochs;
       state.timing[a] = { secondsPerEpoch: t.secondsPerEpoch, trainImgPerS: t.trainImgPerS, inferImgPerS: t.inferImgPerS };
       o.events?.info?.(`${a}: about ${t.secondsPerEpoch.toFixed(1)} s per epoch (timed ${t.trainImgPerS.toFixed(1)} train img/s, ` +

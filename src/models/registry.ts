@@ -21,6 +21,10 @@ export function defaultInputSize(arch: string): number {
   return parseArch(arch).family === 'imagenet' ? 224 : 32;
 }
 
+/** Name bounds, checked before anything is built: at most this many blocks per group, this widening factor. */
+export const MAX_BLOCKS_PER_GROUP = 200;
+export const MAX_WIDEN = 64;
+
 type Parsed =
   | { family: 'wrn'; depth: number; widen: number; block: string }
   | { family: 'preact'; depth: number; kind: PreActKind }
@@ -47,11 +51,20 @@ export function parseArch(name: string): Parsed {
     if (!(block in BLOCK_TYPES)) {
       throw new Error(`unknown block type '${block}' in '${name}': expected one of ${Object.keys(BLOCK_TYPES).join(', ')}`);
     }
-    return { family: 'wrn', depth: Number(m[1]), widen: Number(m[2]), block };
+    const depth = Number(m[1]);
+    const widen = Number(m[2]);
+    if (depth > 6 * MAX_BLOCKS_PER_GROUP + 4) {
+      throw new Error(`WRN depth ${m[1]} in '${name}' is too deep: expected depth 6N+4 with N <= ${MAX_BLOCKS_PER_GROUP} (at most ${6 * MAX_BLOCKS_PER_GROUP + 4})`);
+    }
+    if (widen < 1 || widen > MAX_WIDEN) throw new Error(`widening factor ${m[2]} in '${name}': expected an integer in [1, ${MAX_WIDEN}]`);
+    return { family: 'wrn', depth, widen, block };
   }
   m = /^preact-resnet-(\d+)(?:-(basic|bottleneck))?$/.exec(a);
   if (m) {
     const depth = Number(m[1]);
+    if (depth > 9 * MAX_BLOCKS_PER_GROUP + 2) {
+      throw new Error(`pre-activation ResNet depth ${m[1]} in '${name}' is too deep: expected at most ${9 * MAX_BLOCKS_PER_GROUP + 2} (N <= ${MAX_BLOCKS_PER_GROUP} blocks per stage)`);
+    }
     return { family: 'preact', depth, kind: (m[2] as PreActKind | undefined) ?? defaultKind(depth) };
   }
   if (a in IMAGENET) return { family: 'imagenet', name: a as keyof typeof IMAGENET };

@@ -34,7 +34,7 @@ export interface PlanOptions {
   measureSeconds?: number;
   /** Progress lines (measurements). */
   onProgress?(line: string): void;
-  /** The throughput measurement (default measureThroughput; the CLI passes loadMeasurer(): runBench when present). */
+  /** The throughput measurement (default measureThroughput: src/bench's timer; tests pass fakes). */
   measureFn?: Measurer;
 }
 
@@ -78,7 +78,7 @@ export interface PlanResult {
     rule: string;
   };
   recommendation: { arch: string; params: number; macs: number; rule: string; why: string } | null;
-  measurement: { measured: number; cap: number; backend: string | null; batch: number; via: string | null; note: string } | null;
+  measurement: { measured: number; cap: number; backend: string | null; batch: number; note: string } | null;
   notes: string[];
 }
 
@@ -144,14 +144,12 @@ export function runPlan(o: PlanOptions): PlanResult {
   const measureFn = o.measureFn ?? measureThroughput;
   const measured = new Map<string, Throughput>();
   let backendName: string | null = null;
-  let via: string | null = null;
   const doMeasure = (c: Candidate): Throughput => {
     const hit = measured.get(c.arch);
     if (hit) return hit;
     o.onProgress?.(`measuring ${c.arch} (${measured.size + 1}/${cap}) ...`);
     const t = measureFn(c.arch, mopts);
     backendName = t.backend;
-    via = t.via;
     measured.set(c.arch, t);
     o.onProgress?.(`  ${c.arch}: train ${t.trainImgPerS.toFixed(1)} img/s, inference ${t.inferImgPerS.toFixed(1)} img/s`);
     return t;
@@ -295,7 +293,7 @@ export function runPlan(o: PlanOptions): PlanResult {
       rule,
     },
     recommendation,
-    measurement: measure ? { measured: measured.size, cap, backend: backendName, batch: mopts.batch!, via, note: measureNote } : null,
+    measurement: measure ? { measured: measured.size, cap, backend: backendName, batch: mopts.batch!, note: measureNote } : null,
     notes,
   };
 }

@@ -157,7 +157,7 @@ describe('wrn compare', () => {
     const fake = (arch: string, o: MeasureOptions): Throughput => {
       calls.push(arch);
       // 80 training images at 40 img/s + 16 validation images at 160 img/s = 2.1 s, x1.1 = 2.31 s per epoch.
-      return { trainImgPerS: 40, inferImgPerS: 160, batch: o.batch ?? 16, trainSteps: 1, inferSteps: 1, backend: 'fake', via: 'plan' };
+      return { trainImgPerS: 40, inferImgPerS: 160, batch: o.batch ?? 16, trainSteps: 1, inferSteps: 1, backend: 'fake' };
     };
     const opts: CompareOptions = { archs: ['wrn-10-1'], data, seeds: [0], minutes: 0.05, out, recipe: RECIPE, measureFn: fake };
     const { state, runs } = await runCompare(opts);

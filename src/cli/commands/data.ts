@@ -2,19 +2,15 @@ import type { Command } from 'commander';
 import { resolveDataset, type ResolveOptions } from '../../data/resolve.js';
 import { channelStats, type Dataset } from '../../data/dataset.js';
 import { table, thousands } from '../format.js';
-import { UserError, intFlag, numberFlag } from '../userError.js';
+import { addFlags, DATASET, OUTPUT, readFlags, withDefault } from '../flags.js';
 
-interface DataFlags {
-  json?: boolean;
-  valSize?: string;
-  valSeed?: string;
-  label?: string;
-  size?: string;
-  grayscale?: boolean;
-  download?: boolean;
-  dataDir?: string;
-  cacheDir?: string;
-}
+const FLAGS = {
+  ...DATASET,
+  valSeed: withDefault(DATASET.valSeed, 0),
+  label: withDefault(DATASET.label, 'fine'),
+  size: withDefault(DATASET.size, 32),
+  ...OUTPUT,
+};
 
 interface SplitInfo {
   images: number;
@@ -53,27 +49,18 @@ function progressPrinter(): ResolveOptions['downloadOptions'] {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('data')
     .argument('<name-or-path>', 'fashion-mnist, mnist, cifar10, cifar100, or a dataset file/folder (IDX, CIFAR .bin/.tar.gz, image folder, .safetensors)')
-    .description('find a dataset and show, per split, the number of images, image shape, classes and per-channel mean/std')
-    .option('--val-size <N>', 'hold N training images out as a validation split (or a fraction < 1)')
-    .option('--val-seed <S>', 'seed of the validation hold-out', '0')
-    .option('--label <set>', 'CIFAR-100 label set: fine or coarse', 'fine')
-    .option('--size <S>', 'image folders: output side length (shorter side resized, center crop)', '32')
-    .option('--grayscale', 'image folders: decode as 1-channel grayscale (default RGB)')
-    .option('--no-download', 'never download a named dataset')
-    .option('--data-dir <dir>', 'local datasets root (default $WRN_DATA)')
-    .option('--cache-dir <dir>', 'download cache (default ~/.cache/wide-resnet)')
-    .option('--json', 'print one JSON object')
-    .action(async (nameOrPath: string, f: DataFlags) => {
-      if (f.label !== 'fine' && f.label !== 'coarse') throw new UserError(`--label: expected fine or coarse, got '${f.label}'`);
-      const valSize = numberFlag('--val-size', f.valSize, 0);
+    .description('find a dataset and show, per split, the number of images, image shape, classes and per-channel mean/std');
+  addFlags(cmd, FLAGS)
+    .action(async (nameOrPath: string, _opts: unknown, c: Command) => {
+      const f = readFlags(FLAGS, c);
       const opts: ResolveOptions = {
-        valSize: valSize ?? 0,
-        valSeed: intFlag('--val-seed', f.valSeed, 0) ?? 0,
+        valSize: f.valSize ?? 0,
+        valSeed: f.valSeed,
         labelMode: f.label,
-        imageSize: intFlag('--size', f.size) ?? 32,
+        imageSize: f.size,
         channels: f.grayscale ? 1 : 3,
         download: f.download !== false && !process.env.WRN_NO_DOWNLOAD,
         downloadOptions: progressPrinter(),

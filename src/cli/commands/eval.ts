@@ -4,44 +4,32 @@ import { plotConfusionMatrix } from '../../report/plots.js';
 import { evaluate } from '../../inference/evaluate.js';
 import { writeJsonAtomic } from '../../train/trainer.js';
 import { table } from '../format.js';
-import { intFlag, UserError } from '../userError.js';
-import { backendOptions, useBackend, type BackendFlags } from './backendFlags.js';
+import { addFlags, COMPUTE, EVAL, OUTPUT, readFlags, required, withDefault } from '../flags.js';
+import { useBackend } from '../useBackend.js';
 
-interface EvalFlags extends BackendFlags {
-  weights?: string;
-  data?: string;
-  split: string;
-  valSize?: string;
-  tta: string;
-  batch: string;
-  limit?: string;
-  out?: string;
-  json?: boolean;
-}
+const FLAGS = {
+  ...EVAL,
+  weights: required(EVAL.weights),
+  split: withDefault(EVAL.split, 'test'),
+  tta: withDefault(EVAL.tta, 'none'),
+  batch: withDefault(EVAL.batch, 256),
+  ...COMPUTE,
+  ...OUTPUT,
+};
 
 export function register(program: Command): void {
-  backendOptions(program
+  const cmd = program
     .command('eval')
-    .description('accuracy, loss, per-class accuracy and confusion matrix of trained weights on a dataset split')
-    .requiredOption('--weights <file>', 'weights (.safetensors written by wrn train, or a converted file)')
-    .option('--data <name|path>', "dataset (default: the one the weights were trained on)")
-    .option('--split <s>', 'test | val', 'test')
-    .option('--val-size <N>', 'validation hold-out used in training (default 5000, as wrn train)')
-    .option('--tta <mode>', 'test-time augmentation: none | flip', 'none')
-    .option('--batch <N>', 'batch size', '256')
-    .option('--limit <N>', 'evaluate the first N images only')
-    .option('--out <dir>', 'where to write confusion.{svg,png} and eval.json (default: next to the weights)')
-    .option('--json', 'print one JSON object'))
-    .action(async (f: EvalFlags) => {
-      if (f.split !== 'test' && f.split !== 'val') throw new UserError(`--split: expected test or val, got '${f.split}'`);
-      if (f.tta !== 'none' && f.tta !== 'flip') throw new UserError(`--tta: expected none or flip, got '${f.tta}'`);
+    .description('accuracy, loss, per-class accuracy and confusion matrix of trained weights on a dataset split');
+  addFlags(cmd, FLAGS)
+    .action(async (_opts: unknown, c: Command) => {
+      const f = readFlags(FLAGS, c);
       useBackend(f, Boolean(f.json));
-      const valSize = intFlag('--val-size', f.valSize, 1);
-      const r = await evaluate(f.weights!, {
-        data: f.data, split: f.split, tta: f.tta as 'none' | 'flip', batch: intFlag('--batch', f.batch), limit: intFlag('--limit', f.limit),
-        ...(valSize ? { valSize } : {}),
+      const r = await evaluate(f.weights, {
+        data: f.data, split: f.split, tta: f.tta, batch: f.batch, limit: f.limit,
+        ...(f.valSize ? { valSize: f.valSize } : {}),
       });
-      const outDir = f.out ?? path.dirname(f.weights!);
+      const outDir = f.out ?? path.dirname(f.weights);
       const base = path.join(outDir, `confusion-${f.split}`);
       const labels = r.labels;
       const plots = await plotConfusionMatrix(r.confusion, labels, base, `${r.arch} on ${r.data} (${f.split}), accuracy ${(100 * r.accuracy).toFixed(2)}%`);

@@ -8,20 +8,17 @@ import { DEFAULT_OPSET, exportOnnx } from '../../io/onnx.js';
 import type { Network } from '../../models/network.js';
 import { metaToStrings } from '../../inference/modelMeta.js';
 import { loadNetwork, readAnyWeights } from '../../inference/weights.js';
-import { intFlag, UserError } from '../userError.js';
+import { addFlags, EXPORT, MODEL_SHAPE, readFlags, required, withDefault } from '../flags.js';
+import { UserError } from '../userError.js';
 
-interface ExportFlags {
-  weights: string;
-  onnx: string;
-  opset: string;
-  dynamicBatch?: boolean;
-  batchSize: string;
-  arch?: string;
-  classes?: string;
-  inChannels?: string;
-  inputSize?: string;
-  verify?: boolean;
-}
+const FLAGS = {
+  ...EXPORT,
+  weights: required(EXPORT.weights),
+  onnx: required(EXPORT.onnx),
+  opset: withDefault(EXPORT.opset, DEFAULT_OPSET),
+  batchSize: withDefault(EXPORT.batchSize, 1),
+  ...MODEL_SHAPE,
+};
 
 interface OrtTensor { data: Float32Array }
 interface Ort {
@@ -49,30 +46,22 @@ async function verify(model: Network, file: string, shape: number[]): Promise<nu
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('export')
-    .description('export trained weights to ONNX (eval mode; metadata: arch, classes, input size, mean/std, labels)')
-    .requiredOption('--weights <file>', 'weights (.safetensors, or a PyTorch .pth state dict)')
-    .requiredOption('--onnx <out>', 'the .onnx file to write')
-    .option('--opset <n>', 'ONNX opset (13..21)', String(DEFAULT_OPSET))
-    .option('--dynamic-batch', 'symbolic batch dimension (default: fixed --batch-size)')
-    .option('--batch-size <n>', 'fixed batch size without --dynamic-batch', '1')
-    .option('--arch <name>', 'architecture, for weights without metadata')
-    .option('--classes <K>', 'number of classes, for weights without metadata')
-    .option('--in-channels <C>', 'input channels, for weights without metadata')
-    .option('--input-size <S>', 'input height = width (default: from the metadata, else 32 / 224)')
-    .option('--verify', 'run the exported model with onnxruntime-node (if installed) and compare with our forward')
-    .action(async (f: ExportFlags) => {
+    .description('export trained weights to ONNX (eval mode; metadata: arch, classes, input size, mean/std, labels); ' +
+      '--arch, --classes, --in-channels and --input-size are for weights without metadata');
+  addFlags(cmd, FLAGS)
+    .action(async (_opts: unknown, c: Command) => {
+      const f = readFlags(FLAGS, c);
       if (!existsSync(f.weights)) throw new UserError(`${f.weights}: no such weights file`);
-      const opset = intFlag('--opset', f.opset) as number;
-      if (opset < 13 || opset > 21) throw new UserError(`--opset: expected 13..21, got ${opset}`);
+      const opset = f.opset;
       // Export only reads the weights: the reference backend is enough (and always available).
       setBackend(new JsBackend());
       const { tensors, meta: fileMeta } = await readAnyWeights(f.weights);
       const { model, meta } = loadNetwork(f.weights, tensors, fileMeta, {
-        arch: f.arch, classes: intFlag('--classes', f.classes), inChannels: intFlag('--in-channels', f.inChannels), inputSize: intFlag('--input-size', f.inputSize),
+        arch: f.arch, classes: f.classes, inChannels: f.inChannels, inputSize: f.inputSize,
       });
-      const batch = intFlag('--batch-size', f.batchSize) as number;
+      const batch = f.batchSize;
       const r = exportOnnx(model, f.onnx, {
         opset, dynamicBatch: Boolean(f.dynamicBatch), batchSize: batch, inputSize: meta.inputSize, metadata: metaToStrings(meta),
       });

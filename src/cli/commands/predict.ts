@@ -3,38 +3,25 @@ import type { Command } from 'commander';
 import { readSafetensors } from '../../io/safetensors.js';
 import { loadModel, topK } from '../../inference/classifier.js';
 import { toFloat32 } from '../../inference/weights.js';
-import { intFlag, UserError } from '../userError.js';
-import { backendOptions, useBackend, type BackendFlags } from './backendFlags.js';
+import { addFlags, COMPUTE, MODEL_SHAPE, OUTPUT, PREDICT, readFlags, required, withDefault } from '../flags.js';
+import { useBackend } from '../useBackend.js';
+import { UserError } from '../userError.js';
 
-interface PredictFlags extends BackendFlags {
-  weights?: string;
-  top: string;
-  json?: boolean;
-  arch?: string;
-  classes?: string;
-  inChannels?: string;
-  inputSize?: string;
-}
+const FLAGS = { weights: required(PREDICT.weights), top: withDefault(PREDICT.top, 5), arch: PREDICT.arch, ...MODEL_SHAPE, ...COMPUTE, ...OUTPUT };
 
 export function register(program: Command): void {
-  backendOptions(program
+  const cmd = program
     .command('predict')
-    .description('top-k labels for image files, or logits for a .safetensors tensor `input` [N,C,H,W] (already normalised)')
-    .argument('<inputs...>', 'image files (PNG/JPEG/WebP), or one .safetensors file with an `input` tensor')
-    .requiredOption('--weights <file>', 'weights (.safetensors or PyTorch .pth)')
-    .option('--top <k>', 'number of labels to show', '5')
-    .option('--json', 'print one JSON object per input row: logits, probs, top')
-    .option('--arch <name>', 'architecture, for weights without metadata (a plain PyTorch state dict)')
-    .option('--classes <K>', 'number of classes, for weights without metadata')
-    .option('--in-channels <C>', 'input channels, for weights without metadata')
-    .option('--input-size <S>', 'input size, for weights without metadata'))
-    .action(async (inputs: string[], f: PredictFlags) => {
+    .description('top-k labels for image files, or logits for a .safetensors tensor `input` [N,C,H,W] (already normalised); ' +
+      '--arch, --classes, --in-channels and --input-size are for weights without metadata (a plain PyTorch state dict)')
+    .argument('<inputs...>', 'image files (PNG/JPEG/WebP), or one .safetensors file with an `input` tensor');
+  addFlags(cmd, FLAGS)
+    .action(async (inputs: string[], _opts: unknown, c: Command) => {
+      const f = readFlags(FLAGS, c);
       for (const i of inputs) if (!existsSync(i)) throw new UserError(`${i}: no such file`);
       useBackend(f, Boolean(f.json));
-      const k = intFlag('--top', f.top)!;
-      const clf = await loadModel(f.weights!, {
-        arch: f.arch, classes: intFlag('--classes', f.classes), inChannels: intFlag('--in-channels', f.inChannels), inputSize: intFlag('--input-size', f.inputSize),
-      });
+      const k = f.top;
+      const clf = await loadModel(f.weights, { arch: f.arch, classes: f.classes, inChannels: f.inChannels, inputSize: f.inputSize });
       const rows: { input: string; logits: number[]; probs: number[] }[] = [];
       if (inputs.length === 1 && inputs[0].endsWith('.safetensors')) {
         const file = inputs[0];

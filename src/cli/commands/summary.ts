@@ -4,29 +4,23 @@ import { withBackend } from '../../core/engine.js';
 import { formatShape } from '../../core/shape.js';
 import { createModel, defaultInputSize, EXAMPLE_ARCHS, summarize } from '../../models/index.js';
 import { bytes, si, table, thousands } from '../format.js';
-import { intFlag } from '../userError.js';
+import { addFlags, ARCH, checkValue, MODEL_SHAPE, OUTPUT, readFlags, withDefault } from '../flags.js';
 
-interface SummaryFlags {
-  classes?: string;
-  inChannels?: string;
-  inputSize?: string;
-  json?: boolean;
-}
+const FLAGS = { ...MODEL_SHAPE, inChannels: withDefault(MODEL_SHAPE.inChannels, 3), ...OUTPUT };
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('summary')
     .argument('<arch>', `architecture, e.g. ${EXAMPLE_ARCHS.join(', ')}`)
-    .description('per-layer table (output shape, params, MACs) and totals: parameters, MACs and training activation memory per image')
-    .option('--classes <K>', 'number of classes (default: 10 for CIFAR nets, 1000 for ImageNet nets)')
-    .option('--in-channels <C>', 'input channels', '3')
-    .option('--input-size <S>', 'input height = width (default: 32 for CIFAR nets, 224 for ImageNet nets)')
-    .option('--json', 'print one JSON object')
-    .action((arch: string, f: SummaryFlags) => {
+    .description('per-layer table (output shape, params, MACs) and totals: parameters, MACs and training activation memory per image ' +
+      '(--classes default: 10 for CIFAR nets, 1000 for ImageNet nets; --input-size: 32 or 224)');
+  addFlags(cmd, FLAGS)
+    .action((name: string, _opts: unknown, c: Command) => {
+      const f = readFlags(FLAGS, c);
+      const arch = checkValue(ARCH.arch, name, '<arch>');
       // Shapes are static: the model is built on the shapes-only backend, no weights are allocated.
-      const opts = { classes: intFlag('--classes', f.classes), inChannels: intFlag('--in-channels', f.inChannels) };
-      const model = withBackend(new MetaBackend(), () => createModel(arch, opts));
-      const size = intFlag('--input-size', f.inputSize) ?? defaultInputSize(arch);
+      const model = withBackend(new MetaBackend(), () => createModel(arch, { classes: f.classes, inChannels: f.inChannels }));
+      const size = f.inputSize ?? defaultInputSize(arch);
       const s = summarize(model, size);
       if (f.json) {
         console.log(JSON.stringify({

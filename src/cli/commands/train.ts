@@ -1,157 +1,54 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { ACTIVATIONS, type Activation, type Precision } from '../../backend/backend.js';
-import type { BackendChoice } from '../../backend/select.js';
 import { MetaBackend } from '../../backend/meta.js';
 import { withBackend } from '../../core/engine.js';
 import { createModel, parseArch } from '../../models/registry.js';
-import type { ScheduleName } from '../../optim/schedule.js';
 import { PAPER_DEFAULTS, train, type TrainConfig } from '../../train/trainer.js';
-import { intFlag, numberFlag, UserError } from '../userError.js';
+import { checkMemory, checkResumeFlags, claimRunDir, expectedInput, readSavedConfig } from '../checks.js';
+import { addFlags, ARCH, COMPUTE, CONFIG, DATA, givenNames, readFlags, RECIPE, RUN, type Values } from '../flags.js';
+import { recipeFrom } from '../recipe.js';
+import { UserError } from '../userError.js';
 
-export interface TrainFlags {
-  arch?: string;
-  data?: string;
-  epochs?: string;
-  batch?: string;
-  lr?: string;
-  schedule?: string;
-  warmup?: string;
-  dropout?: string;
-  wd?: string;
-  labelSmoothing?: string;
-  activation?: string;
-  limit?: string;
-  evalLimit?: string;
-  seed?: string;
-  valSize?: string;
-  precision?: string;
-  backend?: string;
-  workers?: string;
-  imageSize?: string;
-  channels?: string;
-  out?: string;
-  resume?: string;
-  config?: string;
-  crop?: string;
-  pad?: string;
-  flip?: boolean;
-  cutout?: string;
-}
+const FLAGS = { ...ARCH, ...DATA, ...RECIPE, ...COMPUTE, ...RUN, ...CONFIG };
 
-const CONFIG_KEYS = new Set<string>(['arch', 'data', 'out', ...Object.keys(PAPER_DEFAULTS)]);
-
-/** Reads --config FILE: a JSON object with TrainConfig keys (same names as the flags, camelCase). */
-function readConfigFile(file: string): Partial<TrainConfig> {
-  if (!existsSync(file)) throw new UserError(`--config ${file}: no such file`);
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UserError(`--config ${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UserError(`--config ${file}: expected a JSON object`);
-  const unknown = Object.keys(v).filter((k) => !CONFIG_KEYS.has(k));
-  if (unknown.length) throw new UserError(`--config ${file}: unknown keys ${unknown.join(', ')} (expected some of ${[...CONFIG_KEYS].join(', ')})`);
-  return v as Partial<TrainConfig>;
-}
-
-function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw new UserError(`${flag}: expected one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
-
-/** Flags over --config over the paper's defaults. */
-export function resolveTrainConfig(f: TrainFlags): TrainConfig {
-  const file = f.config ? readConfigFile(f.config) : {};
-  const arch = f.arch ?? file.arch;
-  const data = f.data ?? file.data;
+/** The run's TrainConfig: flags over --config over the paper's defaults, checked against the memory it needs. */
+export function trainConfig(f: Values<typeof FLAGS>): TrainConfig {
+  const { arch, data } = f;
   if (!arch) throw new UserError('--arch is required (e.g. --arch wrn-16-4)');
   if (!data) throw new UserError('--data is required (fashion-mnist, cifar10, cifar100, or a folder / file)');
-  // Fail on a bad architecture before loading any data (built on the shapes-only backend: free).
-  withBackend(new MetaBackend(), () => createModel(arch));
-  const isWrn = parseArch(arch).family === 'wrn';
-  const base = { ...PAPER_DEFAULTS, dropout: isWrn ? PAPER_DEFAULTS.dropout : 0, ...file };
-  const augment = { ...base.augment };
-  if (f.crop !== undefined) augment.crop = intFlag('--crop', f.crop, 0)!;
-  if (f.pad !== undefined) augment.padMode = oneOf('--pad', f.pad, ['reflect', 'zero'] as const)!;
-  if (f.flip === false) augment.flip = false;
-  if (f.cutout !== undefined) augment.cutout = intFlag('--cutout', f.cutout, 0)!;
-  const out = f.out ?? file.out ?? path.join('runs', `${arch}-${path.basename(data).replace(/\W+/g, '-')}`);
-  return {
-    ...base,
-    arch,
-    data,
-    out,
-    epochs: intFlag('--epochs', f.epochs) ?? base.epochs,
-    batch: intFlag('--batch', f.batch) ?? base.batch,
-    lr: numberFlag('--lr', f.lr, 0) ?? base.lr,
-    schedule: oneOf<ScheduleName>('--schedule', f.schedule, ['paper', 'cosine', 'onecycle']) ?? base.schedule,
-    warmup: numberFlag('--warmup', f.warmup, 0) ?? base.warmup,
-    dropout: numberFlag('--dropout', f.dropout, 0, 0.99) ?? base.dropout,
-    wd: numberFlag('--wd', f.wd, 0) ?? base.wd,
-    labelSmoothing: numberFlag('--label-smoothing', f.labelSmoothing, 0, 0.99) ?? base.labelSmoothing,
-    activation: oneOf<Activation>('--activation', f.activation, ACTIVATIONS) ?? base.activation,
-    limit: intFlag('--limit', f.limit, 0) ?? base.limit,
-    evalLimit: intFlag('--eval-limit', f.evalLimit, 0) ?? base.evalLimit,
-    seed: intFlag('--seed', f.seed, 0) ?? base.seed,
-    valSize: intFlag('--val-size', f.valSize, 0) ?? base.valSize,
-    precision: oneOf<Precision>('--precision', f.precision, ['fp32', 'bf16']) ?? base.precision,
-    backend: oneOf<BackendChoice>('--backend', f.backend, ['auto', 'js', 'native']) ?? base.backend,
-    workers: intFlag('--workers', f.workers, 0) ?? base.workers,
-    imageSize: intFlag('--image-size', f.imageSize, 1) ?? base.imageSize,
-    channels: oneOf('--channels', f.channels, ['1', '3'] as const) ? Number(f.channels) : base.channels,
-    augment,
-  };
+  const recipe = recipeFrom(f);
+  const dropout = recipe.dropout ?? (parseArch(arch).family === 'wrn' ? PAPER_DEFAULTS.dropout : 0);
+  try {
+    withBackend(new MetaBackend(), () => createModel(arch, { dropout }));
+  } catch (e) {
+    throw new UserError(`--dropout ${dropout}: ${(e as Error).message}`);
+  }
+  const input = expectedInput(data, f.imageSize, f.channels);
+  const sized = f.imageSize !== undefined ? ` with --image-size ${f.imageSize}` : '';
+  checkMemory({ arch, mode: 'train', batch: recipe.batch, ...input, classes: 10, precision: recipe.precision, flags: `--batch ${recipe.batch}${sized}` });
+  const out = f.out ?? path.join('runs', `${arch}-${path.basename(data).replace(/\W+/g, '-')}`);
+  return { ...recipe, dropout, arch, data, out };
 }
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('train')
-    .description("train a WRN with the paper's recipe (SGD Nesterov 0.9, lr 0.1 x0.2 at 30/60/80%, wd 5e-4, batch 128, crop+flip)")
-    .option('--arch <name>', 'architecture (wrn-16-4, wrn-28-10, preact-resnet-164, ...)')
-    .option('--data <name|path>', 'fashion-mnist, mnist, cifar10, cifar100, an image folder or a .safetensors file')
-    .option('--epochs <N>', `epochs (default ${PAPER_DEFAULTS.epochs})`)
-    .option('--batch <N>', `batch size (default ${PAPER_DEFAULTS.batch})`)
-    .option('--lr <x>', `initial learning rate (default ${PAPER_DEFAULTS.lr})`)
-    .option('--schedule <name>', 'paper | cosine | onecycle (default paper)')
-    .option('--warmup <E>', 'linear warm-up epochs (default 0)')
-    .option('--dropout <p>', 'dropout in the blocks (default 0.3 for WRNs, 0 otherwise)')
-    .option('--wd <x>', `weight decay (default ${PAPER_DEFAULTS.wd})`)
-    .option('--label-smoothing <x>', 'label smoothing (default 0)')
-    .option('--activation <name>', `activation: ${ACTIVATIONS.join(', ')} (default relu)`)
-    .option('--limit <N>', 'train on the first N training images only (0: all)')
-    .option('--eval-limit <N>', 'evaluate on the first N validation/test images only (0: all)')
-    .option('--seed <S>', 'seed of init, shuffling, augmentation and dropout (default 0)')
-    .option('--val-size <N>', `training images held out for validation (default ${PAPER_DEFAULTS.valSize}; 0: none)`)
-    .option('--crop <P>', 'random-crop padding in pixels (default 4; 0: off)')
-    .option('--pad <mode>', 'crop padding: reflect | zero (default reflect)')
-    .option('--no-flip', 'no random horizontal flips')
-    .option('--cutout <S>', 'Cutout square size in pixels (default 0: off)')
-    .option('--precision <p>', 'fp32 | bf16 (bf16 needs the native backend)')
-    .option('--backend <b>', 'auto | js | native (default auto: native when it loads)')
-    .option('--workers <N>', 'augmentation worker threads (default 1; 0: main thread)')
-    .option('--image-size <S>', 'image folders: resize + center-crop to S x S (default 32)')
-    .option('--channels <C>', 'image folders: 1 (grayscale) or 3 (RGB, default)')
-    .option('--out <dir>', 'run directory (default runs/<arch>-<data>)')
-    .option('--resume <dir>', 'continue the run in DIR where it stopped')
-    .option('--config <file.json>', 'read options from a JSON file (flags win)')
-    .action(async (f: TrainFlags) => {
+    .description("train a WRN with the paper's recipe (SGD Nesterov 0.9, lr 0.1 x0.2 at 30/60/80%, wd 5e-4, batch 128, crop+flip)");
+  addFlags(cmd, FLAGS)
+    .action(async (_opts: unknown, c: Command) => {
+      const f = readFlags(FLAGS, c);
       let cfg: TrainConfig;
       if (f.resume) {
-        const saved = path.join(f.resume, 'config.json');
-        if (!existsSync(saved)) throw new UserError(`--resume ${f.resume}: no config.json there (not a run directory)`);
-        cfg = { ...(JSON.parse(readFileSync(saved, 'utf8')) as TrainConfig), out: f.resume };
         // Only how it runs may change on resume, not what it computes.
-        if (f.backend) cfg.backend = oneOf<BackendChoice>('--backend', f.backend, ['auto', 'js', 'native'])!;
-        if (f.workers) cfg.workers = intFlag('--workers', f.workers, 0)!;
+        checkResumeFlags(f.resume, givenNames(FLAGS, c));
+        const overrides = { ...(f.backend ? { backend: f.backend } : {}), ...(f.workers !== undefined ? { workers: f.workers } : {}) };
+        cfg = { ...readSavedConfig(f.resume, FLAGS, overrides), out: f.resume };
       } else {
-        cfg = resolveTrainConfig(f);
+        cfg = trainConfig(f);
+        claimRunDir(cfg.out, Boolean(f.overwrite));
       }
       const bar = new cliProgress.SingleBar({
         format: ' epoch {epoch} |{bar}| {value}/{total} | {ips} img/s | loss {loss} | acc {acc} | lr {lr} | ETA {eta_formatted}',

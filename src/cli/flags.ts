@@ -1,0 +1,394 @@
+/**
+ * Every flag of `wrn`, declared once, and the one schema (zod) that validates flags and `--config` files.
+ *
+ * Shape of this module:
+ * - A `Flag` is one option: commander's spelling (`--batch <N>`), its help, the zod schema of its typed
+ *   value (what a `--config` key holds, bounds included), how a command-line string becomes that value
+ *   (`fromArg`), an optional default and whether `--config` may set it.
+ * - Flags live in groups named for what they describe: ARCH, MODEL_SHAPE, DATA, RECIPE, COMPUTE, RUN,
+ *   OUTPUT, and one group per command for the flags only that command has (BENCH, EVAL, PLAN, ...).
+ * - A command spreads the groups it takes into one record, `addFlags(cmd, FLAGS)` declares them with
+ *   commander, and `readFlags(FLAGS, cmd)` returns typed values: only the flags given on the command line,
+ *   over the `--config` file's keys (when FLAGS has `config`), over the defaults; or it throws one
+ *   UserError line naming the flag or key and what was expected.
+ * - Checks that relate several values (memory for batch x image size, run directories, resume) are in
+ *   ./checks.ts; what a command does with the values is in ./commands/.
+ *
+ * Adding a flag: add it to its group below; every command that takes the group gets its parsing,
+ * validation, help and (with `config: true`) its `--config` key. A new command adds its own group here.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import type { Command } from 'commander';
+import { ACTIVATIONS } from '../backend/backend.js';
+import { MetaBackend } from '../backend/meta.js';
+import { withBackend } from '../core/engine.js';
+import { LAYOUTS } from '../io/stateDict.js';
+import { createModel } from '../models/registry.js';
+import { BLOCK_TYPES } from '../models/wideResNet.js';
+import { PAPER_DEFAULTS } from '../train/trainer.js';
+import { UserError } from './userError.js';
+
+/** One command-line option. `O` says whether reading it can give undefined (no default, not required). */
+export interface Flag<T, O extends boolean = boolean> {
+  readonly spec: string;
+  readonly help: string;
+  readonly schema: z.ZodType<T>;
+  /** A command-line string -> the value the schema checks (numbers stay NaN or strings when malformed). */
+  readonly fromArg: (s: string) => unknown;
+  readonly default: T | undefined;
+  readonly required: boolean;
+  /** Whether a `--config` file may set it (recipe and data yes; how output is printed no). */
+  readonly config: boolean;
+  readonly optional: O;
+}
+
+type AnyFlag = Flag<unknown>;
+export type Flags = Record<string, AnyFlag>;
+type ValueOf<F> = F extends Flag<infer T, infer O> ? (O extends true ? T | undefined : T) : never;
+export type Values<G> = { [K in keyof G]: ValueOf<G[K]> };
+
+// ---------------------------------------------------------------------------------------------------
+// Builders: each gives a schema whose message states the expectation ("expected an integer in [1, 10]").
+
+const asNumber = (s: string): unknown => (s.trim() === '' ? s : Number(s));
+const identity = (s: string): unknown => s;
+
+function make<T>(spec: string, help: string, schema: z.ZodType<T>, fromArg: (s: string) => unknown, config = true): Flag<T, true> {
+  return { spec, help, schema, fromArg, default: undefined, required: false, config, optional: true };
+}
+
+export function intIn(min: number, max: number, why = ''): z.ZodType<number> {
+  const error = `expected an integer in [${min}, ${max}]${why}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+function numberIn(min: number, max: number, exclusiveMin = false): z.ZodType<number> {
+  const error = `expected a number in ${exclusiveMin ? '(' : '['}${min}, ${max}]`;
+  const n = z.number({ error });
+  return (exclusiveMin ? n.gt(min, { error }) : n.min(min, { error })).max(max, { error });
+}
+
+const int = (spec: string, help: string, min: number, max: number, config = true) => make(spec, help, intIn(min, max), asNumber, config);
+const num = (spec: string, help: string, min: number, max: number, exclusiveMin = false) =>
+  make(spec, help, numberIn(min, max, exclusiveMin), asNumber);
+const oneOf = <const V extends readonly string[]>(spec: string, help: string, values: V, config = true) =>
+  make(spec, help, z.enum(values, { error: `expected one of ${values.join(', ')}` }), identity, config);
+const text = (spec: string, help: string, config = true) =>
+  make(spec, help, z.string({ error: 'expected a string' }).min(1, { error: 'expected a non-empty string' }), identity, config);
+const bool = (spec: string, help: string, config = false): Flag<boolean, true> =>
+  make(spec, help, z.boolean({ error: 'expected true or false' }), identity, config);
+const list = <T>(spec: string, help: string, item: z.ZodType<T>, fromItem: (s: string) => unknown, config = true) =>
+  make(spec, help, z.array(item, { error: 'expected a list' }).min(1, { error: 'expected a non-empty list' }),
+    (s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(fromItem), config);
+
+/** The same flag with a default (help shows it; reading never gives undefined). */
+export function withDefault<T>(f: Flag<T>, value: T): Flag<T, false> {
+  return { ...f, default: value, optional: false };
+}
+
+/** The same flag, refused when absent. */
+export function required<T>(f: Flag<T>): Flag<T, false> {
+  return { ...f, required: true, optional: false };
+}
+
+/** An architecture name that builds (bounded by the registry), checked on the shapes-only backend: no memory. */
+const archName = z.string({ error: 'expected an architecture name such as wrn-16-4' }).superRefine((name, ctx) => {
+  try {
+    withBackend(new MetaBackend(), () => createModel(name));
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+const SUFFIX: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+
+/** "3000000", "3e6", "3M", "2.7m", "1,000,000", "500k" -> a number; anything else NaN. */
+export function parseAmount(v: string): number {
+  const m = /^\s*([0-9][0-9,_]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*([kmgt]?)\s*$/i.exec(v);
+  return m ? Number(m[1]!.replace(/[,_]/g, '')) * SUFFIX[m[2]!.toLowerCase()]! : NaN;
+}
+const amount = (spec: string, help: string) =>
+  make(spec, help, z.number({ error: 'expected a positive number such as 3000000, 3e6 or 3M' })
+    .gt(0, { error: 'expected a positive number such as 3000000, 3e6 or 3M' })
+    .max(1e15, { error: 'expected a number up to 1e15' }), parseAmount, false);
+
+// ---------------------------------------------------------------------------------------------------
+// Bounds. Sizes that allocate memory are bounded here; their product (batch x image) is checked in checks.ts.
+
+const MAX_EPOCHS = 100_000;
+/** Training and benchmark batches are bounded by the memory they need (checks.ts); others by this. */
+const MAX_BATCH = 1 << 16;
+const MAX_TRAIN_BATCH = 2 ** 31 - 1;
+const MAX_IMAGE_SIZE = 8192;
+const MAX_CLASSES = 100_000;
+const MAX_CHANNELS = 1024;
+const MAX_IMAGES = 1e9;
+/** Augmentation workers beyond the cores only contend; 0 runs it on the main thread. */
+export const MAX_WORKERS = availableParallelism();
+
+// ---------------------------------------------------------------------------------------------------
+// Groups.
+
+/** The network to build. */
+export const ARCH = {
+  arch: make('--arch <name>', 'architecture (wrn-16-4, wrn-28-10, preact-resnet-164, wide-resnet50-2, ...)', archName, identity),
+};
+
+/** Shape of a network's input and output, for commands that build one without a run's metadata. */
+export const MODEL_SHAPE = {
+  classes: int('--classes <K>', 'number of classes', 1, MAX_CLASSES, false),
+  inChannels: int('--in-channels <C>', 'input channels', 1, MAX_CHANNELS, false),
+  inputSize: int('--input-size <S>', 'input height = width', 1, MAX_IMAGE_SIZE, false),
+};
+
+/** Which data, how much of it, and how it is loaded. */
+export const DATA = {
+  data: text('--data <name|path>', 'fashion-mnist, mnist, cifar10, cifar100, an image folder or a .safetensors file'),
+  limit: int('--limit <N>', 'train on the first N training images only (0: all)', 0, MAX_IMAGES),
+  evalLimit: int('--eval-limit <N>', 'evaluate on the first N validation/test images only (0: all)', 0, MAX_IMAGES),
+  valSize: int('--val-size <N>', `training images held out for validation (default ${PAPER_DEFAULTS.valSize}; 0: none)`, 0, MAX_IMAGES),
+  workers: make('--workers <N>', `augmentation worker threads (default ${PAPER_DEFAULTS.workers}; 0: main thread)`,
+    intIn(0, MAX_WORKERS, ` (this machine has ${MAX_WORKERS} cores)`), asNumber),
+  imageSize: int('--image-size <S>', 'image folders: resize + center-crop to S x S (default 32)', 1, MAX_IMAGE_SIZE),
+  channels: make('--channels <C>', 'image folders: 1 (grayscale) or 3 (RGB, default)',
+    z.union([z.literal(1), z.literal(3)], { error: 'expected 1 or 3' }), asNumber),
+};
+
+/** The training recipe: what a run computes (the paper's values by default). */
+export const RECIPE = {
+  epochs: int('--epochs <N>', `epochs (default ${PAPER_DEFAULTS.epochs})`, 1, MAX_EPOCHS),
+  batch: int('--batch <N>', `batch size (default ${PAPER_DEFAULTS.batch})`, 1, MAX_TRAIN_BATCH),
+  lr: num('--lr <x>', `initial learning rate (default ${PAPER_DEFAULTS.lr})`, 0, 100, true),
+  schedule: oneOf('--schedule <name>', 'paper | cosine | onecycle (default paper)', ['paper', 'cosine', 'onecycle']),
+  warmup: num('--warmup <E>', 'linear warm-up epochs (default 0)', 0, MAX_EPOCHS),
+  dropout: num('--dropout <p>', 'dropout in the WRN blocks (default 0.3 for WRNs; the other nets have none)', 0, 0.99),
+  wd: num('--wd <x>', `weight decay (default ${PAPER_DEFAULTS.wd})`, 0, 1),
+  labelSmoothing: num('--label-smoothing <x>', 'label smoothing (default 0)', 0, 0.99),
+  activation: oneOf('--activation <name>', `activation: ${ACTIVATIONS.join(', ')} (default relu)`, ACTIVATIONS),
+  seed: int('--seed <S>', 'seed of init, shuffling, augmentation and dropout (default 0)', 0, 2 ** 32 - 1),
+  crop: int('--crop <P>', 'random-crop padding in pixels (default 4; 0: off)', 0, 256),
+  pad: oneOf('--pad <mode>', 'crop padding: reflect | zero (default reflect)', ['reflect', 'zero']),
+  flip: bool('--no-flip', 'no random horizontal flips', true),
+  cutout: int('--cutout <S>', 'Cutout square size in pixels (default 0: off)', 0, MAX_IMAGE_SIZE),
+};
+
+/** Where the arithmetic runs. */
+export const COMPUTE = {
+  backend: oneOf('--backend <b>', 'auto | js | native (default auto: native when it loads)', ['auto', 'js', 'native']),
+  precision: oneOf('--precision <p>', 'fp32 | bf16 (default fp32; bf16 needs the native backend)', ['fp32', 'bf16']),
+};
+
+/** How results are printed. */
+export const OUTPUT = {
+  json: bool('--json', 'print one JSON object'),
+};
+
+/** A training run's directory. */
+export const RUN = {
+  out: text('--out <dir>', 'run directory (default runs/<arch>-<data>)'),
+  resume: text('--resume <dir>', 'continue the run in DIR where it stopped (only --backend and --workers may change)', false),
+  overwrite: bool('--overwrite', 'train into an --out that already holds a run, replacing it'),
+};
+
+/** Options read from a JSON file (keys: the flags' names in camelCase; flags win). */
+export const CONFIG = {
+  config: text('--config <file.json>', 'read options from a JSON file: keys are the flag names in camelCase (flags win)', false),
+};
+
+/** `wrn compare`: the architectures and seeds compared. */
+export const COMPARE = {
+  archs: list('--archs <list>', 'comma-separated architectures, e.g. wrn-16-4,wrn-40-2,preact-resnet-110', archName, identity),
+  seeds: list('--seeds <list>', 'comma-separated seeds (init, shuffling, augmentation, dropout)', intIn(0, 2 ** 32 - 1), asNumber),
+  minutes: num('--minutes <M>', 'wall-time budget per run: each architecture gets the epoch count that a short timing says fits ' +
+    '(the schedule completes; runs are not cut)', 0, 7 * 24 * 60, true),
+  out: text('--out <dir>', 'comparison directory (default runs/compare-<data>)'),
+};
+
+/** `wrn bench`: what is timed. */
+export const BENCH = {
+  mode: oneOf('--mode <m>', 'train | infer', ['train', 'infer']),
+  steps: int('--steps <N>', 'measured steps', 1, 100_000),
+  warmup: int('--warmup <N>', 'warm-up steps, not measured', 0, 10_000),
+};
+
+/** `wrn eval`. */
+export const EVAL = {
+  weights: text('--weights <file>', 'weights (.safetensors written by wrn train, or a converted file)'),
+  data: text('--data <name|path>', 'dataset (default: the one the weights were trained on)'),
+  split: oneOf('--split <s>', 'test | val', ['test', 'val']),
+  valSize: int('--val-size <N>', 'validation hold-out used in training (default 5000, as wrn train)', 1, MAX_IMAGES),
+  tta: oneOf('--tta <mode>', 'test-time augmentation: none | flip', ['none', 'flip']),
+  batch: int('--batch <N>', 'batch size', 1, MAX_BATCH),
+  limit: int('--limit <N>', 'evaluate the first N images only', 1, MAX_IMAGES),
+  out: text('--out <dir>', 'where to write confusion.{svg,png} and eval.json (default: next to the weights)'),
+};
+
+/** `wrn predict`. */
+export const PREDICT = {
+  weights: text('--weights <file>', 'weights (.safetensors or PyTorch .pth)'),
+  top: int('--top <k>', 'number of labels to show', 1, MAX_CLASSES),
+  arch: make('--arch <name>', 'architecture, for weights without metadata (a plain PyTorch state dict)', archName, identity, false),
+};
+
+/** `wrn export`. */
+export const EXPORT = {
+  weights: text('--weights <file>', 'weights (.safetensors, or a PyTorch .pth state dict)'),
+  onnx: text('--onnx <out>', 'the .onnx file to write'),
+  opset: int('--opset <n>', 'ONNX opset', 13, 21),
+  dynamicBatch: bool('--dynamic-batch', 'symbolic batch dimension (default: fixed --batch-size)'),
+  batchSize: int('--batch-size <n>', 'fixed batch size without --dynamic-batch', 1, MAX_BATCH),
+  arch: make('--arch <name>', 'architecture, for weights without metadata', archName, identity, false),
+  verify: bool('--verify', 'run the exported model with onnxruntime-node (if installed) and compare with our forward'),
+};
+
+const finite = z.number({ error: 'expected numbers' }).refine(Number.isFinite, { error: 'expected finite numbers' });
+
+/** `wrn convert`. */
+export const CONVERT = {
+  from: oneOf('--from <layout>', "source names (official = the authors' functional PyTorch code, xternalz = xternalz/WideResNet-pytorch)",
+    ['auto', ...LAYOUTS]),
+  arch: make('--arch <name>', 'architecture (default: inferred from the shapes, e.g. wrn-28-10)', archName, identity, false),
+  mean: list('--mean <m>', 'per-channel normalisation mean recorded in the metadata, e.g. 0.4914,0.4822,0.4465', finite, asNumber),
+  std: list('--std <s>', 'per-channel normalisation std, e.g. 0.2470,0.2435,0.2616',
+    finite.refine((x) => x > 0, { error: 'expected numbers > 0' }), asNumber),
+  labels: list('--labels <list>', 'class names, comma-separated (default 0..K-1)', z.string(), identity),
+  dataset: text('--dataset <name>', 'dataset name recorded in the metadata'),
+  dtype: oneOf('--dtype <t>', 'stored float type', ['f32', 'f16', 'bf16']),
+};
+
+/** `wrn plan`: the budget and the search space. */
+export const PLAN = {
+  params: amount('--params <N>', 'parameter budget: params <= N (3000000, 3e6 or 3M)'),
+  macs: amount('--macs <N>', 'compute budget: MACs per image <= N'),
+  imgPerS: amount('--img-per-s <N>', 'throughput budget: measured training images/s >= N (implies --measure, on the cheapest candidates only)'),
+  blocks: list('--blocks <list>', `WRN block types, comma-separated: ${Object.keys(BLOCK_TYPES).join(', ')}`,
+    z.enum(Object.keys(BLOCK_TYPES), { error: `expected some of ${Object.keys(BLOCK_TYPES).join(', ')}` }),
+    (s) => s.toLowerCase(), false),
+  maxWidth: int('--max-width <K>', 'largest widening factor k', 1, 64, false),
+  maxN: int('--max-n <N>', 'largest N in depth 6N+4', 1, 200, false),
+  measure: bool('--measure', 'measure training and inference img/s with short synthetic runs'),
+  maxMeasure: int('--max-measure <N>', 'most configurations measured', 0, 1000, false),
+  batch: int('--batch <N>', 'batch size of the measurements', 1, 4096, false),
+  measureSeconds: num('--measure-seconds <s>', 'time per measured phase (training, inference) and configuration', 0, 3600, true),
+  out: text('--out <path>', 'plot path prefix or folder (default ./plan -> plan.svg, plan.png)', false),
+  plot: bool('--no-plot', 'do not draw the plot'),
+};
+
+/** `wrn data`. */
+export const DATASET = {
+  valSize: num('--val-size <N>', 'hold N training images out as a validation split (or a fraction < 1)', 0, MAX_IMAGES),
+  valSeed: int('--val-seed <S>', 'seed of the validation hold-out', 0, 2 ** 32 - 1, false),
+  label: oneOf('--label <set>', 'CIFAR-100 label set: fine or coarse', ['fine', 'coarse'], false),
+  size: int('--size <S>', 'image folders: output side length (shorter side resized, center crop)', 1, MAX_IMAGE_SIZE, false),
+  grayscale: bool('--grayscale', 'image folders: decode as 1-channel grayscale (default RGB)'),
+  download: bool('--no-download', 'never download a named dataset'),
+  dataDir: text('--data-dir <dir>', 'local datasets root (default $WRN_DATA)', false),
+  cacheDir: text('--cache-dir <dir>', 'download cache (default ~/.cache/wide-resnet)', false),
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Declaring and reading.
+
+/** Declares FLAGS on a commander command (checking that commander's key for each is the record's key). */
+export function addFlags(cmd: Command, flags: Flags): Command {
+  for (const [key, f] of Object.entries(flags)) {
+    const shown = f.default !== undefined && typeof f.default !== 'boolean' ? ` (default ${String(f.default)})` : '';
+    cmd.option(f.spec, f.help + shown);
+    const name = cmd.options.at(-1)!.attributeName();
+    if (name !== key) throw new Error(`flags: ${f.spec} is stored by commander as '${name}', declared as '${key}'`);
+  }
+  return cmd;
+}
+
+/** The flag's name as users type it: `--batch`, `--no-flip`. */
+export function flagName(f: AnyFlag): string {
+  return f.spec.split(' ')[0]!;
+}
+
+function show(v: unknown): string {
+  const s = typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** Validates one value against its flag's schema; `where` names it in the message (`--batch`, `--config f: key 'lr'`). */
+export function checkValue<T>(f: Flag<T>, value: unknown, where: string, shown: unknown = value): T {
+  const r = f.schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  // In a list, the item at fault is what the user needs to see.
+  const item = issue.path.length && Array.isArray(value) ? value[Number(issue.path[0])] : shown;
+  const got = show(item);
+  // Messages from the registry already quote the name.
+  throw new UserError(`${where}: ${issue.message}${issue.message.includes(String(item)) ? '' : `, got ${got}`}`);
+}
+
+/** The flags given on the command line (not commander's defaults), converted to values and validated. */
+function givenFlags<G extends Flags>(flags: G, cmd: Command): Partial<Record<keyof G, unknown>> {
+  const out: Partial<Record<keyof G, unknown>> = {};
+  for (const [key, f] of Object.entries(flags) as [keyof G & string, AnyFlag][]) {
+    if (cmd.getOptionValueSource(key) !== 'cli') continue;
+    const raw: unknown = cmd.getOptionValue(key);
+    out[key] = checkValue(f, typeof raw === 'string' ? f.fromArg(raw) : raw, flagName(f), raw);
+  }
+  return out;
+}
+
+/** The names of the flags given on the command line. */
+export function givenNames(flags: Flags, cmd: Command): string[] {
+  return Object.entries(flags).filter(([k]) => cmd.getOptionValueSource(k) === 'cli').map(([, f]) => flagName(f));
+}
+
+/** Caps what a `--config` file may be (a recipe is a few hundred bytes). */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Reads and validates a `--config` JSON object against the flags that `config` allows: unknown keys are refused. */
+export function readConfig<G extends Flags>(file: string, flags: G): Partial<Record<keyof G, unknown>> {
+  const where = `--config ${file}`;
+  let text: string;
+  try {
+    if (statSync(file).size > MAX_CONFIG_BYTES) throw new UserError(`${where}: larger than ${MAX_CONFIG_BYTES} bytes; expected a small JSON object`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${where}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? (e as Error).message})`}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${where}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UserError(`${where}: expected a JSON object, got ${show(v)}`);
+  const allowed = Object.entries(flags).filter(([, f]) => f.config);
+  const shape = Object.fromEntries(allowed.map(([k, f]) => [k, f.schema.optional()]));
+  const r = z.strictObject(shape).safeParse(v);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      throw new UserError(`${where}: unknown key '${issue.keys[0]}'; expected some of ${allowed.map(([k]) => k).join(', ')}`);
+    }
+    const key = String(issue.path[0]);
+    // Re-check the key alone for its own message and the value it got.
+    checkValue(flags[key]!, (v as Record<string, unknown>)[key], `${where}: key '${key}'`);
+  }
+  return r.data as Partial<Record<keyof G, unknown>>;
+}
+
+/**
+ * Typed, validated values of FLAGS for one invocation: the command line over the `--config` file (when
+ * FLAGS has `config` and it is given) over each flag's default.
+ */
+export function readFlags<G extends Flags>(flags: G, cmd: Command): Values<G> {
+  const given: Record<string, unknown> = givenFlags(flags, cmd);
+  const file: Record<string, unknown> = 'config' in flags && typeof given.config === 'string' ? readConfig(given.config, flags) : {};
+  const out: Record<string, unknown> = {};
+  for (const [key, f] of Object.entries(flags)) {
+    const v = given[key] ?? file[key] ?? f.default;
+    if (v === undefined && f.required) throw new UserError(`${flagName(f)} is required: ${f.help}`);
+    out[key] = v;
+  }
+  return out as Values<G>;
+}
