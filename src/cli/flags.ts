@@ -52,7 +52,8 @@ export type Values<G> = { [K in keyof G]: ValueOf<G[K]> };
 // ---------------------------------------------------------------------------------------------------
 // Builders: each gives a schema whose message states the expectation ("expected an integer in [1, 10]").
 
-const asNumber = (s: string): unknown => (s.trim() === '' ? s : Number(s));
+/** Decimal numbers only (no hex, no 'Infinity'); anything else stays a string the schema refuses. */
+const asNumber = (s: string): unknown => (/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(s) ? Number(s) : s);
 const identity = (s: string): unknown => s;
 
 function make<T>(spec: string, help: string, schema: z.ZodType<T>, fromArg: (s: string) => unknown, config = true): Flag<T, true> {
@@ -321,7 +322,7 @@ export function checkValue<T>(f: Flag<T>, value: unknown, where: string, shown: 
   const item = issue.path.length && Array.isArray(value) ? value[Number(issue.path[0])] : shown;
   const got = show(item);
   // Messages from the registry already quote the name.
-  throw new UserError(`${where}: ${issue.message}${issue.message.includes(String(item)) ? '' : `, got ${got}`}`);
+  throw new UserError(`${where}: ${issue.message}${issue.message.includes(`'${String(item)}'`) ? '' : `, got ${got}`}`);
 }
 
 /** The flags given on the command line (not commander's defaults), converted to values and validated. */

@@ -43,7 +43,7 @@ describe('wrn data', () => {
   test('bad input: one line naming the file, non-zero exit, no stack trace', () => {
     for (const [args, re] of [
       [['data', join(d, 'nope')], /nope: no such file or directory/],
-      [['data', join(d, 'train-images-idx3-ubyte'), '--label', 'x'], /--label: expected fine or coarse/],
+      [['data', join(d, 'train-images-idx3-ubyte'), '--label', 'x'], /--label: expected one of fine, coarse, got 'x'/],
     ] as const) {
       const r = wrn([...args]);
       assert.notEqual(r.code, 0);
