@@ -49,6 +49,14 @@ function report(e: unknown): void {
   else console.error(`wrn: ${message}`);
 }
 
+// Errors that escape the command's promise (a worker thread, a stream callback) are reported the same way.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (e: unknown) => {
+    report(e);
+    process.exit(1);
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
