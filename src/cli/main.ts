@@ -9,6 +9,7 @@ import { register as registerConvert } from './commands/convert.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerBench } from './commands/bench.js';
+import { register as registerFeatures } from './commands/features.js';
 
 const program = new Command();
 program
@@ -27,6 +28,7 @@ registerConvert(program);
 registerPlan(program);
 registerCompare(program);
 registerBench(program);
+registerFeatures(program);
 
 try {
   await program.parseAsync(process.argv);
