@@ -39,6 +39,9 @@ export interface TrainFlags {
   pad?: string;
   flip?: boolean;
   cutout?: string;
+  init?: string;
+  freezeStages?: string;
+  headLrMult?: string;
 }
 
 const CONFIG_KEYS = new Set<string>(['arch', 'data', 'out', ...Object.keys(PAPER_DEFAULTS)]);
@@ -80,6 +83,8 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   if (f.pad !== undefined) augment.padMode = oneOf('--pad', f.pad, ['reflect', 'zero'] as const)!;
   if (f.flip === false) augment.flip = false;
   if (f.cutout !== undefined) augment.cutout = intFlag('--cutout', f.cutout, 0)!;
+  const init = f.init ?? base.init;
+  if (init && !existsSync(init)) throw new UserError(`--init ${init}: no such weights file`);
   const out = f.out ?? file.out ?? path.join('runs', `${arch}-${path.basename(data).replace(/\W+/g, '-')}`);
   return {
     ...base,
@@ -104,6 +109,9 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     workers: intFlag('--workers', f.workers, 0) ?? base.workers,
     imageSize: intFlag('--image-size', f.imageSize, 1) ?? base.imageSize,
     channels: oneOf('--channels', f.channels, ['1', '3'] as const) ? Number(f.channels) : base.channels,
+    init,
+    freezeStages: intFlag('--freeze-stages', f.freezeStages, 0) ?? base.freezeStages,
+    headLrMult: numberFlag('--head-lr-mult', f.headLrMult, 0) ?? base.headLrMult,
     augment,
   };
 }
@@ -138,6 +146,9 @@ export function register(program: Command): void {
     .option('--workers <N>', 'augmentation worker threads (default 1; 0: main thread)')
     .option('--image-size <S>', 'image folders: resize + center-crop to S x S (default 32)')
     .option('--channels <C>', 'image folders: 1 (grayscale) or 3 (RGB, default)')
+    .option('--init <file>', 'fine-tune: start from these weights (.safetensors or .pth); the classifier is replaced when the classes differ')
+    .option('--freeze-stages <K>', 'fine-tune: freeze the stem and the first K stages, batch norm included (K = all: train the classifier only)')
+    .option('--head-lr-mult <M>', 'fine-tune: learning-rate multiplier of the classifier (default 1)')
     .option('--out <dir>', 'run directory (default runs/<arch>-<data>)')
     .option('--resume <dir>', 'continue the run in DIR where it stopped')
     .option('--config <file.json>', 'read options from a JSON file (flags win)')
