@@ -175,6 +175,13 @@ export const RECIPE = {
   cutout: int('--cutout <S>', 'Cutout square size in pixels (default 0: off)', 0, MAX_IMAGE_SIZE),
 };
 
+/** Fine-tuning: where a run starts from and what it may change. */
+export const FINETUNE = {
+  init: text('--init <file>', 'fine-tune: start from these weights (.safetensors or .pth); the classifier is replaced when the classes differ'),
+  freezeStages: int('--freeze-stages <K>', 'fine-tune: freeze the stem and the first K stages, batch norm included (K = all: train the classifier only)', 0, 8),
+  headLrMult: num('--head-lr-mult <M>', 'fine-tune: learning-rate multiplier of the classifier (default 1)', 0, 1000, true),
+};
+
 /** Where the arithmetic runs. */
 export const COMPUTE = {
   backend: oneOf('--backend <b>', 'auto | js | native (default auto: native when it loads)', ['auto', 'js', 'native']),
@@ -242,6 +249,20 @@ export const EXPORT = {
   batchSize: int('--batch-size <n>', 'fixed batch size without --dynamic-batch', 1, MAX_BATCH),
   arch: make('--arch <name>', 'architecture, for weights without metadata', archName, identity, false),
   verify: bool('--verify', 'run the exported model with onnxruntime-node (if installed) and compare with our forward'),
+};
+
+/** `wrn features`. */
+export const FEATURES = {
+  weights: text('--weights <file>', 'weights (.safetensors or PyTorch .pth, e.g. torchvision wide_resnet50_2)'),
+  arch: make('--arch <name>', 'architecture, for weights without metadata', archName, identity, false),
+  data: text('--data <name|path>', "a data set (as `wrn train --data`), normalised with the weights' mean/std"),
+  split: oneOf('--split <s>', 'with --data: train | val | test', ['train', 'val', 'test']),
+  limit: int('--limit <N>', 'with --data: the first N images only', 1, MAX_IMAGES),
+  stages: list('--stages <names>', 'comma-separated stage names (layer1,layer2,...), or all', z.string().min(1), identity),
+  pool: oneOf('--pool <p>', 'avg: global average pool to [N,C]; none: keep [N,C,h,w]', ['avg', 'none']),
+  batch: int('--batch <N>', 'batch size', 1, MAX_BATCH),
+  out: make('--out <file.safetensors>', 'output file (written atomically)',
+    z.string().regex(/\.safetensors$/, { error: 'expected a .safetensors file name' }), identity),
 };
 
 const finite = z.number({ error: 'expected numbers' }).refine(Number.isFinite, { error: 'expected finite numbers' });

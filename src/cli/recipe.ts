@@ -9,7 +9,7 @@ import type { COMPUTE, DATA, RECIPE, Values } from './flags.js';
 export type RecipeValues = Values<typeof RECIPE> & Omit<Values<typeof DATA>, 'data'> & Values<typeof COMPUTE>;
 
 /** Everything of a TrainConfig but arch, data and out. Dropout stays unset unless given: its default depends on the net. */
-export type ResolvedRecipe = Omit<TrainConfig, 'arch' | 'data' | 'out' | 'dropout'> & { dropout?: number };
+export type ResolvedRecipe = Omit<TrainConfig, 'arch' | 'data' | 'out' | 'dropout' | 'init' | 'freezeStages' | 'headLrMult'> & { dropout?: number };
 
 export function recipeFrom(v: RecipeValues): ResolvedRecipe {
   const d = PAPER_DEFAULTS;

@@ -23,6 +23,10 @@ export interface ModelMeta {
 
 export const FORMAT = 'wide-resnet/1';
 
+/** torchvision's ImageNet normalisation, for its weights (which carry no metadata). */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+
 export function metaToStrings(m: ModelMeta): Record<string, string> {
   return {
     format: FORMAT,

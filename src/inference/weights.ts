@@ -2,9 +2,9 @@ import type { Shape } from '../backend/backend.js';
 import { readPthStateDict } from '../io/pth.js';
 import { readSafetensors, writeSafetensors, type LoadedTensor } from '../io/safetensors.js';
 import { inferArch, toCanonical, type Layout } from '../io/stateDict.js';
-import { createModel, defaultInputSize } from '../models/registry.js';
+import { createModel, defaultInputSize, parseArch } from '../models/registry.js';
 import type { Network } from '../models/network.js';
-import { metaFromStrings, metaToStrings, type ModelMeta } from './modelMeta.js';
+import { IMAGENET_MEAN, IMAGENET_STD, metaFromStrings, metaToStrings, type ModelMeta } from './modelMeta.js';
 
 export type HostTensors = Map<string, { shape: Shape; data: Float32Array }>;
 
@@ -89,8 +89,7 @@ export function loadNetwork(file: string, tensors: HostTensors, fileMeta: Partia
     classes,
     inChannels,
     inputSize: o.inputSize ?? fileMeta.inputSize ?? defaultInputSize(arch),
-    mean: fileMeta.mean ?? new Array<number>(inChannels).fill(0),
-    std: fileMeta.std ?? new Array<number>(inChannels).fill(1),
+    ...defaultNormalization(arch, inChannels, fileMeta),
     labels: fileMeta.labels ?? Array.from({ length: classes }, (_, i) => String(i)),
     activation,
     dropout: fileMeta.dropout ?? 0,
@@ -101,4 +100,16 @@ export function loadNetwork(file: string, tensors: HostTensors, fileMeta: Partia
     throw new Error(`${file}: metadata mean/std have ${meta.mean.length}/${meta.std.length} entries for ${inChannels} input channels`);
   }
   return { model, meta };
+}
+
+/**
+ * The file's mean/std; without them, ImageNet's for torchvision's nets on RGB input (their weights are
+ * trained on it and a bare .pth does not say so), else none (0 and 1).
+ */
+export function defaultNormalization(arch: string, inChannels: number, fileMeta: Partial<ModelMeta>): { mean: number[]; std: number[] } {
+  const imagenet = parseArch(arch).family === 'imagenet' && inChannels === 3;
+  return {
+    mean: fileMeta.mean ?? (imagenet ? [...IMAGENET_MEAN] : new Array<number>(inChannels).fill(0)),
+    std: fileMeta.std ?? (imagenet ? [...IMAGENET_STD] : new Array<number>(inChannels).fill(1)),
+  };
 }

@@ -605,3 +605,89 @@ export function writeSafetensors(
     throw new SafetensorsError(`${file}: write failed: ${(e as Error).message}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming writer
+
+/** A tensor of a streamed file: its values arrive in pieces (e.g. batch by batch). */
+export interface StreamedTensor {
+  readonly name: string;
+  readonly dtype: 'F32' | 'I32';
+  readonly shape: readonly number[];
+}
+
+/**
+ * Writes a safetensors file whose tensors are too large to hold in memory (a data set's feature
+ * maps): the header is written first from the shapes, then each piece goes to its place with
+ * positional writes. Atomic like writeSafetensors: `<file>.<pid>.tmp`, renamed by `commit()`.
+ */
+export class SafetensorsStreamWriter {
+  private fd: number | null;
+  private readonly tmp: string;
+  private readonly offsets = new Map<string, { start: number; elements: number; dtype: 'F32' | 'I32' }>();
+
+  constructor(readonly file: string, tensors: readonly StreamedTensor[], metadata: Record<string, string> = {}) {
+    const planned: Planned[] = tensors.map((t) => {
+      if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw new SafetensorsError(`${file}: tensor '${t.name}' shape must be non-negative integers, got ${JSON.stringify(t.shape)}`);
+      }
+      const count = t.shape.reduce((a, d) => a * d, 1);
+      return { name: t.name, t: { data: new Float32Array(0), shape: t.shape }, dtype: t.dtype, bytes: count * 4 };
+    });
+    planned.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const head = buildHeader(file, planned, metadata);
+    let pos = head.length;
+    for (const p of planned) {
+      this.offsets.set(p.name, { start: pos, elements: p.bytes / 4, dtype: p.dtype as 'F32' | 'I32' });
+      pos += p.bytes;
+    }
+    this.tmp = `${file}.${process.pid}.tmp`;
+    this.fd = fs.openSync(this.tmp, 'w');
+    try {
+      fs.writeSync(this.fd, head, 0, head.length, 0);
+      fs.ftruncateSync(this.fd, pos);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  /** Writes `data` into tensor `name` starting at element `offset`. */
+  write(name: string, offset: number, data: Float32Array | Int32Array): void {
+    const t = this.offsets.get(name);
+    if (!t) throw new Error(`${this.file}: no tensor '${name}' in this file`);
+    if ((t.dtype === 'F32') !== data instanceof Float32Array) throw new Error(`${this.file}: tensor '${name}' is ${t.dtype}`);
+    if (offset < 0 || offset + data.length > t.elements) throw new Error(`${this.file}: tensor '${name}' holds ${t.elements} values, write of ${data.length} at ${offset}`);
+    if (this.fd === null) throw new Error(`${this.file}: writer already closed`);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let done = 0;
+    while (done < bytes.length) done += fs.writeSync(this.fd, bytes, done, bytes.length - done, t.start + offset * 4 + done);
+  }
+
+  /** Flushes and renames the file into place. */
+  commit(): void {
+    if (this.fd === null) throw new Error(`${this.file}: writer already closed`);
+    try {
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+      this.fd = null;
+      fs.renameSync(this.tmp, this.file);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  /** Removes the temporary file (after a failure or an interruption). */
+  abort(): void {
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      this.fd = null;
+    }
+    fs.rmSync(this.tmp, { force: true });
+  }
+}

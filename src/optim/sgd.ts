@@ -6,6 +6,8 @@ export interface SgdConfig {
   dampening?: number;
   weightDecay?: number;
   nesterov?: boolean;
+  /** Learning-rate multipliers by parameter name (e.g. a new head trained faster); default 1. */
+  lrMultipliers?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -20,6 +22,7 @@ export class SGD {
   readonly weightDecay: number;
   readonly nesterov: boolean;
   private readonly buffers = new Map<string, Tensor>();
+  private readonly lrMultipliers: ReadonlyMap<string, number>;
   private steps = 0;
 
   constructor(private readonly params: readonly [string, Tensor][], cfg: SgdConfig) {
@@ -28,6 +31,7 @@ export class SGD {
     this.dampening = cfg.dampening ?? 0;
     this.weightDecay = cfg.weightDecay ?? 0;
     this.nesterov = cfg.nesterov ?? false;
+    this.lrMultipliers = cfg.lrMultipliers ?? new Map();
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD: Nesterov momentum requires a momentum > 0 and zero dampening');
     }
@@ -48,7 +52,7 @@ export class SGD {
         this.buffers.set(name, buf);
       }
       p.backend.sgdStep(p.storage, p.grad.storage, buf?.storage ?? null, p.shape, {
-        lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay,
+        lr: this.lr * (this.lrMultipliers.get(name) ?? 1), momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay,
         nesterov: this.nesterov, firstStep,
       });
     }

@@ -15,6 +15,7 @@ import { epochBatches, loadSplits, trainLoader, type Augment } from './batches.j
 import { readCheckpoint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { evalBatches, evaluateBatches, type EvalResult } from '../inference/evaluate.js';
 import type { ModelMeta } from '../inference/modelMeta.js';
+import { initFromWeights } from './init.js';
 import { trainStep } from './step.js';
 import { readWeights, saveWeights } from '../inference/weights.js';
 
@@ -45,6 +46,12 @@ export interface TrainConfig {
   /** Image folders: decoded size (0: 32) and channels (0: RGB). */
   imageSize: number;
   channels: number;
+  /** Fine-tuning: start from these weights (safetensors or .pth); '' for a fresh init. */
+  init: string;
+  /** Fine-tuning: the stem and the first K stages frozen (weights, BN statistics, dropout); 0: none. */
+  freezeStages: number;
+  /** Fine-tuning: learning-rate multiplier of the classifier. */
+  headLrMult: number;
   out: string;
 }
 
@@ -53,7 +60,7 @@ export const PAPER_DEFAULTS: Omit<TrainConfig, 'arch' | 'data' | 'out'> = {
   epochs: 200, batch: 128, lr: 0.1, schedule: 'paper', warmup: 0, momentum: 0.9, nesterov: true, wd: 5e-4,
   dropout: 0.3, labelSmoothing: 0, activation: 'relu', limit: 0, evalLimit: 0, seed: 0, valSize: 5000,
   augment: { crop: 4, padMode: 'reflect', flip: true, cutout: 0 }, precision: 'fp32', backend: 'auto', workers: 1,
-  imageSize: 0, channels: 0,
+  imageSize: 0, channels: 0, init: '', freezeStages: 0, headLrMult: 1,
 };
 
 export interface TrainEvents {
@@ -108,8 +115,18 @@ export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume =
   if (h !== defaultInputSize(cfg.arch) && model.config.arch.startsWith('wide-resnet')) {
     events.info?.(`note: ${meta.arch} is an ImageNet network; training it on ${h}x${h} images`);
   }
+  if (cfg.init && !ckpt) {
+    const init = await initFromWeights(model, cfg.init, meta.labels);
+    for (const line of init.notes) events.info?.(line);
+    if (init.normalization) Object.assign(meta, init.normalization);
+  } else if (ckpt?.meta.mean && ckpt.meta.std) {
+    // A resumed run normalises as it started (the data's statistics, or the --init weights').
+    Object.assign(meta, { mean: ckpt.meta.mean, std: ckpt.meta.std });
+  }
+  applyFreeze(model, cfg, events);
   const params = model.namedParameters();
-  const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.wd });
+  const heads = new Map(model.fc.namedParameters('fc').map(([k]) => [k, cfg.headLrMult]));
+  const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.wd, lrMultipliers: heads });
   let state: TrainState = { epoch: 0, step: 0, rng: rng.state, best: null };
   const metrics: EpochMetrics[] = [];
 
@@ -126,7 +143,7 @@ export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume =
     rewriteMetrics(cfg.out, []);
   }
 
-  const loader = trainLoader(data.train, cfg, data.stats);
+  const loader = trainLoader(data.train, cfg, meta);
   try {
     for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
       const m = await runEpoch(cfg, model, opt, loader, epoch, events);
@@ -181,6 +198,19 @@ export async function train(cfg: TrainConfig, events: TrainEvents = {}, resume =
     opt.dispose();
     model.dispose();
   }
+}
+
+/** --freeze-stages K: the stem and the first K stages frozen (K = all stages: only the classifier trains). */
+function applyFreeze(model: Network, cfg: TrainConfig, events: TrainEvents): void {
+  if (cfg.freezeStages === 0) return;
+  const stages = model.stageNames();
+  if (!Number.isInteger(cfg.freezeStages) || cfg.freezeStages < 0 || cfg.freezeStages > stages.length) {
+    throw new Error(`--freeze-stages ${cfg.freezeStages}: ${model.config.arch} has ${stages.length} stages (${stages.join(', ')}), expected 0..${stages.length}`);
+  }
+  model.freeze({ trainableStages: stages.length - cfg.freezeStages });
+  const trainable = model.trainableParameters().reduce((s, [, p]) => s + p.size, 0);
+  events.info?.(`frozen: the stem and ${stages.slice(0, cfg.freezeStages).join(', ')} (batch norm in eval mode); ` +
+    `${trainable.toLocaleString('en-US')} of ${model.numParameters().toLocaleString('en-US')} parameters train`);
 }
 
 interface EpochOutcome {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -6,11 +7,11 @@ import { withBackend } from '../../core/engine.js';
 import { createModel, parseArch } from '../../models/registry.js';
 import { PAPER_DEFAULTS, train, type TrainConfig } from '../../train/trainer.js';
 import { checkMemory, checkResumeFlags, claimRunDir, expectedInput, readSavedConfig } from '../checks.js';
-import { addFlags, ARCH, COMPUTE, CONFIG, DATA, givenNames, readFlags, RECIPE, RUN, type Values } from '../flags.js';
+import { addFlags, ARCH, COMPUTE, CONFIG, DATA, FINETUNE, givenNames, readFlags, RECIPE, RUN, type Values } from '../flags.js';
 import { recipeFrom } from '../recipe.js';
 import { UserError } from '../userError.js';
 
-const FLAGS = { ...ARCH, ...DATA, ...RECIPE, ...COMPUTE, ...RUN, ...CONFIG };
+const FLAGS = { ...ARCH, ...DATA, ...RECIPE, ...FINETUNE, ...COMPUTE, ...RUN, ...CONFIG };
 
 /** The run's TrainConfig: flags over --config over the paper's defaults, checked against the memory it needs. */
 export function trainConfig(f: Values<typeof FLAGS>): TrainConfig {
@@ -28,7 +29,9 @@ export function trainConfig(f: Values<typeof FLAGS>): TrainConfig {
   const sized = f.imageSize !== undefined ? ` with --image-size ${f.imageSize}` : '';
   checkMemory({ arch, mode: 'train', batch: recipe.batch, ...input, classes: 10, precision: recipe.precision, flags: `--batch ${recipe.batch}${sized}` });
   const out = f.out ?? path.join('runs', `${arch}-${path.basename(data).replace(/\W+/g, '-')}`);
-  return { ...recipe, dropout, arch, data, out };
+  if (f.init !== undefined && !existsSync(f.init)) throw new UserError(`--init ${f.init}: no such weights file`);
+  const finetune = { init: f.init ?? PAPER_DEFAULTS.init, freezeStages: f.freezeStages ?? PAPER_DEFAULTS.freezeStages, headLrMult: f.headLrMult ?? PAPER_DEFAULTS.headLrMult };
+  return { ...recipe, ...finetune, dropout, arch, data, out };
 }
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);
