@@ -124,6 +124,18 @@ describe('no stack traces on user input; --debug shows them', () => {
     refuses(['bench', '--arch'], '--arch', /argument missing/);
   });
 
+  test('a file that is not what it claims gives one line from every command that reads it', () => {
+    const junk = path.join(tmp, 'junk.safetensors');
+    writeFileSync(junk, Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7919 + 13) % 256)));
+    const png = path.join(tmp, 'junk.png');
+    writeFileSync(png, 'not an image');
+    refuses(['eval', '--weights', junk, '--backend', 'js'], junk, /corrupt or not a safetensors file/);
+    refuses(['predict', '--weights', junk, png, '--backend', 'js'], junk, /corrupt or not a safetensors file/);
+    refuses(['export', '--weights', junk, '--onnx', path.join(tmp, 'x.onnx')], junk, /corrupt or not a safetensors file/);
+    refuses(['convert', junk, path.join(tmp, 'y.safetensors')], junk, /./);
+    refuses(['data', junk], junk, /./);
+  });
+
   test('--debug and WRN_DEBUG=1 print the stack', () => {
     for (const r of [wrn(['summary', 'wrn-16-0', '--debug']), wrn(['summary', 'wrn-16-0'], { WRN_DEBUG: '1' })]) {
       assert.equal(r.code, 1);
