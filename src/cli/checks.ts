@@ -42,8 +42,14 @@ export function stepBytes(a: Omit<MemoryAsk, 'flags'>): { total: number; perImag
   return { total: a.batch * perImage + fixed, perImage, fixed };
 }
 
+/** The machine's memory, or the container's limit (cgroup) when lower. */
+export function memoryLimit(): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  return constrained > 0 ? Math.min(constrained, totalmem()) : totalmem();
+}
+
 /** Refuses a batch whose step would need more memory than the machine has, with the estimate. */
-export function checkMemory(a: MemoryAsk, available = totalmem()): void {
+export function checkMemory(a: MemoryAsk, available = memoryLimit()): void {
   const { total, perImage, fixed } = stepBytes(a);
   if (total <= available) return;
   throw new UserError(`${a.flags}: one ${a.arch} ${a.mode === 'train' ? 'training step' : 'inference batch'} on ` +
