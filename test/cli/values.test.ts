@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { writeTinyDataset } from '../shared/tinyData.js';
 
 const WRN = path.resolve('bin/wrn.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'wrn-cli-'));
@@ -107,6 +108,19 @@ describe('run directories', () => {
     refuses(['train', '--resume', run, '--lr', '0.5', '--epochs', '9', '--backend', 'js'], '--lr',
       /--epochs, --lr would change the recipe saved in .*only --backend and --workers may change/);
     refuses(['train', '--resume', run, '--config', config('r.json', {})], '--config', /would change the recipe/);
+  });
+
+  test('a run trained by the CLI resumes through the CLI; training into it again needs --overwrite', () => {
+    const data = writeTinyDataset(64, 16);
+    const out = path.join(tmp, 'tiny-run');
+    const args = ['train', '--arch', 'wrn-10-1', '--data', data, '--epochs', '1', '--batch', '32', '--val-size', '16', '--backend', 'js', '--workers', '0', '--out', out];
+    const first = wrn(args);
+    assert.equal(first.code, 0, first.stderr);
+    const resumed = wrn(['train', '--resume', out, '--workers', '0']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /test accuracy/);
+    refuses(args, `--out ${out}`, /already holds a run/);
+    assert.equal(wrn([...args, '--overwrite']).code, 0);
   });
 
   test('a resumed run\'s config.json is checked like a --config', () => {
