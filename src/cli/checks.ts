@@ -10,7 +10,7 @@ import { MetaBackend } from '../backend/meta.js';
 import { withBackend } from '../core/engine.js';
 import { createModel } from '../models/registry.js';
 import { summarize } from '../models/summary.js';
-import type { TrainConfig } from '../train/trainer.js';
+import { PAPER_DEFAULTS, type TrainConfig } from '../train/trainer.js';
 import { bytes } from './format.js';
 import { checkValue, type Flags } from './flags.js';
 import { UserError } from './userError.js';
@@ -42,8 +42,14 @@ export function stepBytes(a: Omit<MemoryAsk, 'flags'>): { total: number; perImag
   return { total: a.batch * perImage + fixed, perImage, fixed };
 }
 
+/** The machine's memory, or the container's limit (cgroup) when lower. */
+export function memoryLimit(): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  return constrained > 0 ? Math.min(constrained, totalmem()) : totalmem();
+}
+
 /** Refuses a batch whose step would need more memory than the machine has, with the estimate. */
-export function checkMemory(a: MemoryAsk, available = totalmem()): void {
+export function checkMemory(a: MemoryAsk, available = memoryLimit()): void {
   const { total, perImage, fixed } = stepBytes(a);
   if (total <= available) return;
   throw new UserError(`${a.flags}: one ${a.arch} ${a.mode === 'train' ? 'training step' : 'inference batch'} on ` +
@@ -128,8 +134,8 @@ export function readSavedConfig(dir: string, flags: Flags, overrides: Partial<Tr
   const flat: Record<string, unknown> = { ...c, crop: augment.crop, pad: augment.padMode, flip: augment.flip, cutout: augment.cutout };
   for (const [key, f] of Object.entries(flags)) {
     const v = flat[key];
-    // 0 means "the default" for the image-folder keys of a saved config.
-    if (v === undefined || ((key === 'imageSize' || key === 'channels') && v === 0)) continue;
+    // A saved default ('' for no --init, 0 for the image-folder keys) is not a flag value; nothing to check.
+    if (v === undefined || v === (PAPER_DEFAULTS as Record<string, unknown>)[key]) continue;
     checkValue(f, v, `--resume ${dir}: config.json key '${key}'`);
   }
   for (const key of ['arch', 'data', 'epochs'] as const) {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Command } from 'commander';
-import { checkMemory, checkResumeFlags, claimRunDir, expectedInput, stepBytes } from '../../src/cli/checks.js';
+import { totalmem } from 'node:os';
+import { checkMemory, checkResumeFlags, claimRunDir, expectedInput, memoryLimit, stepBytes } from '../../src/cli/checks.js';
 import * as F from '../../src/cli/flags.js';
 import { recipeFrom } from '../../src/cli/recipe.js';
 import { UserError } from '../../src/cli/userError.js';
@@ -129,6 +130,10 @@ describe('checks across values', () => {
     assert.doesNotThrow(() => checkMemory({ ...a, mode: 'train', batch: 128, flags: '--batch 128' }, 64 * 2 ** 30));
     assert.throws(() => checkMemory({ ...a, mode: 'train', batch: 128, flags: '--batch 128' }, 2 ** 20),
       /--batch 128: one wrn-16-4 training step on 3x32x32 images needs at least [\d.]+ MiB \([\d.]+ MiB per image \+ [\d.]+ MiB of weights\), more than this machine's 1.00 MiB/);
+  });
+
+  test('the memory limit is the machine\'s or a lower container limit', () => {
+    assert.ok(memoryLimit() > 0 && memoryLimit() <= totalmem());
   });
 
   test('input shapes of named datasets are known; unknown files get the smallest plausible shape', () => {

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { writeTinyDataset } from '../shared/tinyData.js';
 
 const WRN = path.resolve('bin/wrn.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'wrn-cli-'));
@@ -109,6 +110,19 @@ describe('run directories', () => {
     refuses(['train', '--resume', run, '--config', config('r.json', {})], '--config', /would change the recipe/);
   });
 
+  test('a run trained by the CLI resumes through the CLI; training into it again needs --overwrite', () => {
+    const data = writeTinyDataset(64, 16);
+    const out = path.join(tmp, 'tiny-run');
+    const args = ['train', '--arch', 'wrn-10-1', '--data', data, '--epochs', '1', '--batch', '32', '--val-size', '16', '--backend', 'js', '--workers', '0', '--out', out];
+    const first = wrn(args);
+    assert.equal(first.code, 0, first.stderr);
+    const resumed = wrn(['train', '--resume', out, '--workers', '0']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /test accuracy/);
+    refuses(args, `--out ${out}`, /already holds a run/);
+    assert.equal(wrn([...args, '--overwrite']).code, 0);
+  });
+
   test('a resumed run\'s config.json is checked like a --config', () => {
     const broken = path.join(tmp, 'broken');
     mkdirSync(broken);
@@ -122,6 +136,18 @@ describe('no stack traces on user input; --debug shows them', () => {
     refuses(['train', '--bogus'], '--bogus', /unknown option/);
     refuses(['summary'], 'arch', /missing required argument/);
     refuses(['bench', '--arch'], '--arch', /argument missing/);
+  });
+
+  test('a file that is not what it claims gives one line from every command that reads it', () => {
+    const junk = path.join(tmp, 'junk.safetensors');
+    writeFileSync(junk, Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7919 + 13) % 256)));
+    const png = path.join(tmp, 'junk.png');
+    writeFileSync(png, 'not an image');
+    refuses(['eval', '--weights', junk, '--backend', 'js'], junk, /corrupt or not a safetensors file/);
+    refuses(['predict', '--weights', junk, png, '--backend', 'js'], junk, /corrupt or not a safetensors file/);
+    refuses(['export', '--weights', junk, '--onnx', path.join(tmp, 'x.onnx')], junk, /corrupt or not a safetensors file/);
+    refuses(['convert', junk, path.join(tmp, 'y.safetensors')], junk, /./);
+    refuses(['data', junk], junk, /./);
   });
 
   test('--debug and WRN_DEBUG=1 print the stack', () => {

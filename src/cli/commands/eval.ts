@@ -24,11 +24,12 @@ export function register(program: Command): void {
   addFlags(cmd, FLAGS)
     .action(async (_opts: unknown, c: Command) => {
       const f = readFlags(FLAGS, c);
-      useBackend(f, Boolean(f.json));
+      const notice = useBackend(f);
       const r = await evaluate(f.weights, {
         data: f.data, split: f.split, tta: f.tta, batch: f.batch, limit: f.limit,
         ...(f.valSize ? { valSize: f.valSize } : {}),
       });
+      if (!f.json) console.error(notice);
       const outDir = f.out ?? path.dirname(f.weights);
       const base = path.join(outDir, `confusion-${f.split}`);
       const labels = r.labels;

@@ -45,7 +45,7 @@ export function register(program: Command): void {
       if ((input === undefined) === (f.data === undefined)) throw new UserError('give either an INPUT.safetensors file or --data, not both');
       if (!existsSync(f.weights)) throw new UserError(`--weights ${f.weights}: no such file`);
       const batch = f.batch;
-      useBackend(f, Boolean(f.json));
+      const notice = useBackend(f);
       const { tensors, meta: fileMeta } = await readAnyWeights(f.weights);
       const { model, meta } = loadNetwork(f.weights, tensors, fileMeta, { arch: f.arch });
       const stages = f.stages.length === 1 && f.stages[0] === 'all' ? model.stageNames() : f.stages.map((s) => s.trim());
@@ -54,6 +54,7 @@ export function register(program: Command): void {
       if (src.imageShape[0] !== meta.inChannels) {
         throw new UserError(`${src.name}: images have ${src.imageShape[0]} channel(s), the weights ${f.weights} take ${meta.inChannels}`);
       }
+      if (!f.json) console.error(notice);
       const bar = new cliProgress.SingleBar({
         format: ' features |{bar}| {value}/{total} images | ETA {eta_formatted}', hideCursor: true,
         noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 10000, etaBuffer: 20,

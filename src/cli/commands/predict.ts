@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .action(async (inputs: string[], _opts: unknown, c: Command) => {
       const f = readFlags(FLAGS, c);
       for (const i of inputs) if (!existsSync(i)) throw new UserError(`${i}: no such file`);
-      useBackend(f, Boolean(f.json));
+      const notice = useBackend(f);
       const k = f.top;
       const clf = await loadModel(f.weights, { arch: f.arch, classes: f.classes, inChannels: f.inChannels, inputSize: f.inputSize });
       const rows: { input: string; logits: number[]; probs: number[] }[] = [];
@@ -42,6 +42,7 @@ export function register(program: Command): void {
           rows.push({ input: file, logits: Array.from(logits.subarray(0, classes)), probs: Array.from(probs.subarray(0, classes)) });
         }
       }
+      if (!f.json) console.error(notice);
       for (const r of rows) {
         const top = topK(Float32Array.from(r.probs), clf.meta.labels, k);
         if (f.json) console.log(JSON.stringify({ ...r, top }));
