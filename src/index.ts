@@ -22,3 +22,4 @@ export { loadModel, Classifier, topK, type Prediction, type ImageInput } from '.
 export { evaluateBatches, type EvalResult } from './inference/evaluate.js';
 export { saveWeights, readAnyWeights } from './inference/weights.js';
 export type { ModelMeta } from './inference/modelMeta.js';
+export { extractFeatures, stageShapes, type FeatureBatch, type ExtractFeaturesOptions } from './inference/features.js';
