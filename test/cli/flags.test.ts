@@ -163,7 +163,8 @@ describe('checks across values', () => {
 
   test('the recipe with no flags is the paper\'s; dropout stays unset for the architecture to decide', () => {
     const v = parse({ ...F.RECIPE, ...F.DATA, ...F.COMPUTE }, []);
-    const { dropout: _d, ...paper } = PAPER_DEFAULTS;
+    // Fine-tuning (--init, --freeze-stages, --head-lr-mult) is not part of the recipe: train adds it.
+    const { dropout: _d, init: _i, freezeStages: _f, headLrMult: _h, ...paper } = PAPER_DEFAULTS;
     assert.deepEqual(recipeFrom(v), paper);
     assert.equal(recipeFrom({ ...v, dropout: 0 }).dropout, 0);
     assert.deepEqual(recipeFrom({ ...v, crop: 0, pad: 'zero' }).augment, { ...PAPER_DEFAULTS.augment, crop: 0, padMode: 'zero' });

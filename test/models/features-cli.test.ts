@@ -54,7 +54,7 @@ describe('wrn features', () => {
   const bad: [string, string[], RegExp][] = [
     ['an unknown stage name', ['--stages', 'layer4'], /^wrn: unknown stage 'layer4' for wrn-10-1: expected one of layer1, layer2, layer3 \(or 0\.\.2\)$/],
     ['input and --data together', ['--data', 'fashion-mnist'], /^wrn: give either an INPUT\.safetensors file or --data, not both$/],
-    ['an unknown --pool', ['--pool', 'max'], /^wrn: --pool: expected avg or none, got 'max'$/],
+    ['an unknown --pool', ['--pool', 'max'], /^wrn: --pool: expected one of avg, none, got 'max'$/],
   ];
   for (const [what, args, message] of bad) {
     test(`${what}: one line, exit 1, no output file`, () => {
