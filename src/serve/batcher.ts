@@ -118,3 +118,14 @@ export class Batcher {
     this.hooks.onDepth?.(rows);
   }
 }
+
+/**
+ * Batch sizes the worker runs: powers of two below `maxBatch`, and `maxBatch`. A batch is padded up to
+ * the next one, so warming these few shapes covers every batch (1..maxBatch) at most 2x padding.
+ */
+export function batchSizes(maxBatch: number): number[] {
+  const out: number[] = [];
+  for (let n = 1; n < maxBatch; n *= 2) out.push(n);
+  out.push(maxBatch);
+  return out;
+}
