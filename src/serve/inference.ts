@@ -1,6 +1,6 @@
 /** The server's handle on the inference worker: start it (resolves once it is warm), run batches, close it. */
 import { Worker } from 'node:worker_threads';
-import type { ModelMeta } from '../train/modelMeta.js';
+import type { ModelMeta } from '../inference/modelMeta.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 
 export interface BatchResult {

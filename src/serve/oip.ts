@@ -4,7 +4,7 @@
  * with the classification extension (`parameters: { classification: k }`, Triton-style
  * "score:index:label" strings, where score is the logit as Triton reports the output value).
  */
-import type { ModelMeta } from '../train/modelMeta.js';
+import type { ModelMeta } from '../inference/modelMeta.js';
 import { HttpError } from './httpError.js';
 
 export interface ModelInfo {

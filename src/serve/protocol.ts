@@ -1,7 +1,7 @@
 /** Messages between the server (main thread) and the inference worker. */
 import type { BackendChoice } from '../backend/select.js';
 import type { Precision } from '../backend/backend.js';
-import type { ModelMeta } from '../train/modelMeta.js';
+import type { ModelMeta } from '../inference/modelMeta.js';
 
 export interface WorkerConfig {
   weights: string;

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ModelMeta } from '../train/modelMeta.js';
+import type { ModelMeta } from '../inference/modelMeta.js';
 
 export interface TritonOptions {
   name: string;

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ModelMeta } from '../train/modelMeta.js';
+import type { ModelMeta } from '../inference/modelMeta.js';
 
 /** The onnxruntime-web files the page loads (the SIMD + threads WASM build and its loader). */
 export const ORT_FILES = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'] as const;

@@ -9,9 +9,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from '../backend/select.js';
 import { setBackend } from '../core/engine.js';
 import { buildOnnx } from '../io/onnx.js';
-import { loadModel } from '../train/classifier.js';
-import { metaToStrings } from '../train/modelMeta.js';
-import { predictLogits } from '../train/step.js';
+import { loadModel } from '../inference/classifier.js';
+import { metaToStrings } from '../inference/modelMeta.js';
+import { predictLogits } from '../inference/predict.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 
 const port = parentPort;

@@ -16,7 +16,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { decodePixels } from '../../src/preprocess/decode.js';
 import { preprocess } from '../../src/preprocess/image.js';
-import type { ModelMeta } from '../../src/train/modelMeta.js';
+import type { ModelMeta } from '../../src/inference/modelMeta.js';
 import { BIN, CIFAR10, FASHION, predict, serve, writeTinyModel, type PredictRow, type Served } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';

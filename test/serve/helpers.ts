@@ -4,8 +4,8 @@ import path from 'node:path';
 import { JsBackend } from '../../src/backend/js/index.js';
 import { setBackend } from '../../src/core/engine.js';
 import { createModel } from '../../src/models/registry.js';
-import { saveWeights } from '../../src/train/weights.js';
-import type { ModelMeta } from '../../src/train/modelMeta.js';
+import { saveWeights } from '../../src/inference/weights.js';
+import type { ModelMeta } from '../../src/inference/modelMeta.js';
 
 export const BIN = path.resolve(process.cwd(), 'bin/wrn.js');
 export const CIFAR10 = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { relError } from '../helpers/index.js';
 import { CIFAR10, serve, writeTinyModel, type Served } from './helpers.js';
 
 const FIX = path.resolve(process.cwd(), '../shared/fixtures');
@@ -39,16 +40,6 @@ const post = (url: string, body: unknown): Promise<{ status: number; body: Recor
 
 function inferBody(x: ArrayLike<number>, shape: number[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { inputs: [{ name: 'input', datatype: 'FP32', shape, data: Array.from(x) }], ...extra };
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
 }
 
 async function png(w: number, h: number, colour: string): Promise<Buffer> {
@@ -113,14 +104,14 @@ describe('wrn serve', { skip: present ? false : `fixtures not found in ${FIX}` }
     assert.equal(r.body.model_name, 'fixture');
     const out = (r.body.outputs as Tensor[])[0];
     assert.deepEqual([out.name, out.datatype, out.shape], ['logits', 'FP32', [4, 10]]);
-    assert.ok(relErr(out.data as number[], want) < 1e-4, `relative error ${relErr(out.data as number[], want)}`);
+    assert.ok(relError(out.data as number[], want) < 1e-4, `relative error ${relError(out.data as number[], want)}`);
 
     // The same rows one request each, all at once: whichever batch each lands in, the logits agree.
     const per = 3 * 32 * 32;
     const rows = await Promise.all([0, 1, 2, 3].map((i) => post(`${main.url}/v2/models/fixture/infer`,
       inferBody(Array.from(x.data).slice(i * per, (i + 1) * per), [1, 3, 32, 32]))));
     const alone = rows.flatMap((q) => (q.body.outputs as Tensor[])[0].data as number[]);
-    assert.ok(relErr(alone, out.data as number[]) < 1e-5, `batched vs alone ${relErr(alone, out.data as number[])}`);
+    assert.ok(relError(alone, out.data as number[]) < 1e-5, `batched vs alone ${relError(alone, out.data as number[])}`);
 
     // Nested data is accepted too; classification: k strings "score:index:label" per row, best first.
     const nested: number[][][][] = [];
