@@ -64,7 +64,8 @@ export function register(program: Command): void {
         worker = await InferenceWorker.start({ weights: f.weights, backend: backend as BackendChoice, precision: precision as Precision, batchSizes: sizes });
       } catch (e) {
         await server.app.close();
-        throw new UserError(`${f.weights}: ${(e as Error).message}`);
+        const msg = (e as Error).message;
+        throw new UserError(msg.includes(f.weights) ? msg : `${f.weights}: ${msg}`);
       }
       server.attach(worker);
       const { arch, inChannels: c, inputSize: s, classes } = worker.meta;
