@@ -163,7 +163,7 @@ describe('web page in Chromium', { skip }, () => {
     site?.server.close();
   });
 
-  test('served by wrn serve, cross-origin isolated: both modes give wrn predict\'s top-5; input tensors within 1/255', async () => {
+  test('served by wrn serve, cross-origin isolated: both modes give wrn predict\'s top-5; input tensors within 1/255', async (t) => {
     const page = await open(ctx, isolated.url);
     const state = await page.evaluate('({ isolated: crossOriginIsolated, threads: window.wrnPage.threads, cores: navigator.hardwareConcurrency })') as { isolated: boolean; threads: number; cores: number };
     assert.equal(state.isolated, true);
@@ -173,6 +173,7 @@ describe('web page in Chromium', { skip }, () => {
       const inBrowser = await classifyOnPage(page, file, 'browser');
       sameTop(inBrowser.top, expected.get(file)!, `${path.basename(file)} in the browser`);
       const d = await inputDiff(page, file, rgbMeta);
+      t.diagnostic(`${path.basename(file)}: max |page - node| input ${(d * 255).toFixed(3)}/255`);
       assert.ok(d <= 1 / 255, `${path.basename(file)}: page and Node input tensors differ by ${(d * 255).toFixed(3)}/255`);
       if (file === JPEG) {
         mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
@@ -192,12 +193,13 @@ describe('web page in Chromium', { skip }, () => {
     await page.close();
   });
 
-  test('wrn export --web on a static server: a greyscale model, in the browser only', async () => {
+  test('wrn export --web on a static server: a greyscale model, in the browser only', async (t) => {
     const page = await open(ctx, site.url);
     assert.equal(await page.isDisabled('input[name=mode][value=server]'), true);
     for (const file of [JPEG, RGBA]) {
       sameTop((await classifyOnPage(page, file, 'browser')).top, expectedGrey.get(file)!, `${path.basename(file)}, greyscale model`);
       const d = await inputDiff(page, file, greyMeta);
+      t.diagnostic(`${path.basename(file)}, greyscale: max |page - node| input ${(d * 255).toFixed(3)}/255`);
       assert.ok(d <= 1 / 255, `${path.basename(file)}: greyscale input tensors differ by ${(d * 255).toFixed(3)}/255`);
     }
     await page.close();
