@@ -1,5 +1,6 @@
 /** The server's handle on the inference worker: start it (resolves once it is warm), run batches, close it. */
 import { Worker } from 'node:worker_threads';
+import { setOpenMpDefaults } from '../backend/native/addon.js';
 import type { ModelMeta } from '../inference/modelMeta.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 
@@ -30,6 +31,7 @@ export class InferenceWorker {
 
   /** Starts the worker and waits until it has loaded the model and warmed every batch size. */
   static start(cfg: WorkerConfig): Promise<InferenceWorker> {
+    setOpenMpDefaults();
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: cfg });
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker): void => {

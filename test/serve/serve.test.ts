@@ -202,6 +202,9 @@ describe('wrn serve', { skip: present ? false : `fixtures not found in ${FIX}` }
     const big = await post(`${slow.url}/v2/models/slow/infer`, 'x'.repeat(1.5 * 2 ** 20));
     assert.equal(big.status, 413);
     assert.match(String(big.body.error), /request body larger than the 1048576 bytes accepted/);
+    const bigFile = await classify(slow.url, Buffer.alloc(1.5 * 2 ** 20, 7));
+    assert.equal(bigFile.status, 413);
+    assert.match(String(bigFile.body.error), /request body larger than the 1048576 bytes accepted/);
 
     const u = `${slow.url}/v2/models/slow/infer`;
     const eight = inferBody(new Float32Array(8 * SLOW_ROW), [8, 3, 16, 16]);
