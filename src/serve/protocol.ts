@@ -11,9 +11,7 @@ export interface WorkerConfig {
   batchSizes: number[];
 }
 
-export type ToWorker =
-  | { type: 'run'; id: number; x: Float32Array; rows: number }
-  | { type: 'close' };
+export type ToWorker = { type: 'run'; id: number; x: Float32Array; rows: number };
 
 export type FromWorker =
   | { type: 'ready'; meta: ModelMeta; backend: string; onnx: Uint8Array; warmupMs: number }

@@ -32,12 +32,8 @@ try {
   const onnx = buildOnnx(clf.model, { dynamicBatch: true, inputSize: s, metadata: metaToStrings(clf.meta) });
   post({ type: 'ready', meta: clf.meta, backend: notice.replace(/^backend: /, ''), onnx, warmupMs }, [onnx.buffer as ArrayBuffer]);
 
+  // The server ends this thread with terminate() once its batches are done; nothing outlives it.
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'close') {
-      clf.dispose();
-      port.close();
-      return;
-    }
     try {
       const padded = sizes.find((n) => n >= m.rows);
       if (padded === undefined) throw new Error(`batch of ${m.rows} rows is larger than the largest warmed size ${sizes[sizes.length - 1]}`);
