@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what wide-resnet needs on a fresh Debian 12 / Ubuntu machine:
 #  - libdnnl-dev (oneDNN, the native backend's engine) and dataset-fashion-mnist (real data);
+#  - chromium (the browser test of the web page drives it through playwright-core; no browser download);
 #  - the npm dependencies, then builds the TypeScript and the native addon.
 # Safe to re-run. Without root/sudo or apt it skips the Debian packages (the TypeScript backend still works).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(libdnnl-dev dataset-fashion-mnist fonts-dejavu-core)
+PKGS=(libdnnl-dev dataset-fashion-mnist fonts-dejavu-core chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

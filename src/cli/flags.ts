@@ -57,6 +57,12 @@ const MAX_IMAGES = 1e9;
 /** Augmentation workers beyond the cores only contend; 0 runs it on the main thread. */
 export const MAX_WORKERS = availableParallelism();
 
+/** Largest forward pass `wrn serve` runs (and Triton's max_batch_size): each is warmed up before ready. */
+const MAX_SERVE_BATCH = 1024;
+
+/** A model name in URLs (/v2/models/NAME) and Triton repositories. */
+const modelName = z.string({ error: 'expected a model name' }).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { error: "expected a model name of letters, digits, '_', '.', '-'" });
+
 // ---------------------------------------------------------------------------------------------------
 // Groups.
 
@@ -177,6 +183,23 @@ export const EXPORT = {
   batchSize: int('--batch-size <n>', 'fixed batch size without --dynamic-batch', 1, MAX_BATCH),
   arch: make('--arch <name>', 'architecture, for weights without metadata', archName, identity, false),
   verify: bool('--verify', 'run the exported model with onnxruntime-node (if installed) and compare with our forward'),
+  web: text('--web <dir>', 'write the classification page (runs the model in the browser) as static files', false),
+  triton: text('--triton <dir>', 'write a Triton model repository (ONNX, config.pbtxt with dynamic batching, labels)', false),
+  name: make('--name <name>', 'model name for --triton/--web (default: the weights file name without extension)', modelName, identity, false),
+  maxBatch: int('--max-batch <n>', 'max_batch_size for --triton', 1, MAX_SERVE_BATCH, false),
+};
+
+/** `wrn serve`. */
+export const SERVE = {
+  weights: text('--weights <file>', 'weights with metadata (.safetensors from wrn train, or converted)', false),
+  name: make('--name <name>', 'model name in /v2/models/NAME (default: the weights file name without extension)', modelName, identity, false),
+  host: text('--host <addr>', 'address to listen on', false),
+  port: int('--port <n>', 'port (0: any free port, printed)', 0, 65535, false),
+  maxBatch: int('--max-batch <n>', 'largest forward pass (images)', 1, MAX_SERVE_BATCH, false),
+  batchWindowMs: num('--batch-window-ms <ms>', 'how long the first queued request waits for others to join its batch', 0, 10_000),
+  maxQueue: int('--max-queue <n>', 'images waiting at most; beyond that requests get 503 with Retry-After', 1, 1 << 20, false),
+  maxBodyMb: num('--max-body-mb <mb>', 'largest request body in MiB (413 beyond)', 0, 1024, true),
+  isolation: bool('--no-isolation', 'do not send COOP/COEP (the page then runs WASM on one thread)'),
 };
 
 /** `wrn features`. */

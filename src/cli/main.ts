@@ -9,6 +9,7 @@ import { register as registerConvert } from './commands/convert.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerCompare } from './commands/compare.js';
 import { register as registerBench } from './commands/bench.js';
+import { register as registerServe } from './commands/serve.js';
 import { UserError } from './userError.js';
 
 /** --debug anywhere on the line (or WRN_DEBUG=1) shows stack traces; read before parsing so parse errors honour it too. */
@@ -37,6 +38,7 @@ registerPlan(program);
 registerCompare(program);
 registerBench(program);
 registerFeatures(program);
+registerServe(program);
 
 /** One line for any error; the stack only with --debug. Errors that are not the user's say so. */
 function report(e: unknown): void {

@@ -1,12 +1,13 @@
 /**
  * Image folders: one sub-folder per class (sorted by name, as torchvision's ImageFolder does), PNG/JPEG/WebP
- * files decoded with sharp, the shorter side resized to `size` and center-cropped to size x size, grayscale or RGB.
+ * files decoded with sharp, the shorter side resized to `size` (antialiased triangle filter, src/preprocess) and center-cropped to size x size, grayscale or RGB.
  *
  * Layouts: `root/<class>/*` (a single `train` split), or `root/{train,val,test}/<class>/*`.
  */
 import { readdir } from 'node:fs/promises';
 import { join, basename } from 'node:path';
-import sharp, { type OutputInfo } from 'sharp';
+import { decodePixels, DecodeError } from '../preprocess/decode.js';
+import { PreprocessError, resizeCrop, toBytes } from '../preprocess/image.js';
 import { DataError, asDataError } from './errors.js';
 import { allocShared, validateDataset, type Dataset } from './dataset.js';
 import { pathKind } from './files.js';
@@ -48,43 +49,14 @@ async function listDirs(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** Decodes one image file into `out` (C x size x size, uint8, CHW). */
+/** Decodes one image file: C x size x size, uint8, CHW (the shared preprocessing of src/preprocess). */
 export async function decodeImage(file: string, size: number, channels: 1 | 3): Promise<Uint8Array> {
-  let data: Buffer;
-  let info: OutputInfo;
   try {
-    let img = sharp(file, { failOn: 'error' }).rotate().resize({ width: size, height: size, fit: 'cover', position: 'centre' });
-    img = channels === 1 ? img.flatten({ background: '#000000' }).greyscale() : img.flatten({ background: '#000000' }).toColourspace('srgb');
-    ({ data, info } = await img.raw().toBuffer({ resolveWithObject: true }));
+    return toBytes(resizeCrop(await decodePixels(file, file), size, channels));
   } catch (err) {
-    const msg = ((err as Error).message ?? String(err)).split('\n')[0];
-    throw new DataError(`${file}: unreadable image (${msg}); expected a PNG, JPEG or WebP file`, file);
+    if (err instanceof DecodeError || err instanceof PreprocessError) throw new DataError(err.message.startsWith(file) ? err.message : `${file}: ${err.message}`, file);
+    throw err;
   }
-  if (info.width !== size || info.height !== size) {
-    throw new DataError(`${file}: decoded to ${info.width}x${info.height}, expected ${size}x${size}`, file);
-  }
-  const plane = size * size;
-  const out = new Uint8Array(channels * plane);
-  const ic = info.channels;
-  if (channels === 1) {
-    // Greyscale output may still carry extra bands on some inputs; take the first.
-    for (let p = 0; p < plane; p++) out[p] = data[p * ic];
-  } else if (ic >= 3) {
-    for (let p = 0; p < plane; p++) {
-      const s = p * ic;
-      out[p] = data[s];
-      out[plane + p] = data[s + 1];
-      out[2 * plane + p] = data[s + 2];
-    }
-  } else {
-    for (let p = 0; p < plane; p++) {
-      const v = data[p * ic];
-      out[p] = v;
-      out[plane + p] = v;
-      out[2 * plane + p] = v;
-    }
-  }
-  return out;
 }
 
 /** Reads one split folder: `dir/<class>/<image>`; `classes` fixes the class order (else: sorted sub-folders). */

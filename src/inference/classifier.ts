@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { decodeImage } from '../data/imagefolder.js';
+import { decodePixels } from '../preprocess/decode.js';
+import { normalise, preprocess as preprocessPixels } from '../preprocess/image.js';
 import type { Network } from '../models/network.js';
 import { predictLogits, predictProbs, softmaxRows } from './predict.js';
 import type { ModelMeta } from './modelMeta.js';
@@ -26,28 +27,22 @@ export class Classifier {
     model.eval();
   }
 
-  /** Decodes (sharp), resizes/center-crops to the model's input size and normalises with its mean/std. */
-  async preprocess(image: string | ImageInput): Promise<Float32Array> {
+  /** The model's input [C, H, W]: decoded (sharp) and preprocessed by src/preprocess as the web page does, or raw pixels normalised. */
+  async preprocess(image: string | Buffer | ImageInput): Promise<Float32Array> {
     const { inChannels: c, inputSize: s, mean, std } = this.meta;
-    let data: Uint8Array | Float32Array;
-    if (typeof image === 'string') {
-      if (c !== 1 && c !== 3) throw new Error(`${image}: the model takes ${c} input channels; only 1 or 3 can be decoded from image files`);
-      data = await decodeImage(image, s, c);
-    } else {
-      const [ic, h, w] = image.shape;
-      if (ic !== c || h !== s || w !== s) throw new Error(`image of shape [${image.shape.join(',')}], the model expects [${c},${s},${s}]`);
-      data = image.data;
+    if (typeof image === 'string' || Buffer.isBuffer(image)) {
+      const what = typeof image === 'string' ? image : 'image';
+      if (c !== 1 && c !== 3) throw new Error(`${what}: the model takes ${c} input channels; only 1 or 3 can be decoded from image files`);
+      return preprocessPixels(await decodePixels(image, what), { size: s, channels: c, mean, std });
     }
-    const scale = data instanceof Uint8Array ? 1 / 255 : 1;
-    const out = new Float32Array(c * s * s);
-    for (let ch = 0; ch < c; ch++) {
-      for (let i = 0; i < s * s; i++) out[ch * s * s + i] = (data[ch * s * s + i] * scale - mean[ch]) / std[ch];
-    }
-    return out;
+    const [ic, h, w] = image.shape;
+    if (ic !== c || h !== s || w !== s) throw new Error(`image of shape [${image.shape.join(',')}], the model expects [${c},${s},${s}]`);
+    const scale = image.data instanceof Uint8Array ? 1 / 255 : 1;
+    return normalise(Float32Array.from(image.data, (v) => v * scale), mean, std);
   }
 
   /** Top-k labels of one image. */
-  async classify(image: string | ImageInput, topk = 5): Promise<Prediction[]> {
+  async classify(image: string | Buffer | ImageInput, topk = 5): Promise<Prediction[]> {
     const x = await this.preprocess(image);
     const { inChannels: c, inputSize: s } = this.meta;
     return topK(predictProbs(this.model, { x, shape: [1, c, s, s] }), this.meta.labels, topk);

@@ -108,6 +108,19 @@ let addon: NativeAddon | null = null;
 let loadError: string | null = null;
 let loaded = false;
 
+/**
+ * libgomp reads its settings when the addon loads it. Unless the user chose a wait policy, spin only
+ * briefly at OpenMP barriers: on a shared machine a thread that spins for its descheduled partner
+ * stalls every parallel region for a whole time slice (measured: 180 ms instead of 3 ms per small step).
+ * A worker thread's process.env is its own copy, not the process environment libgomp reads, so a
+ * program that loads the addon in a worker calls this on the main thread first.
+ */
+export function setOpenMpDefaults(): void {
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+    process.env.GOMP_SPINCOUNT = '10000';
+  }
+}
+
 /** The addon, loaded once per process (null with `nativeUnavailableReason()` when it cannot be). */
 export function loadAddon(): NativeAddon | null {
   if (loaded) return addon;
@@ -117,12 +130,7 @@ export function loadAddon(): NativeAddon | null {
     loadError = `native addon not built (${file} is missing): \`sudo apt-get install libdnnl-dev && npm run build:native\``;
     return null;
   }
-  // libgomp reads its settings when the addon loads it. Unless the user chose a wait policy, spin only
-  // briefly at OpenMP barriers: on a shared machine a thread that spins for its descheduled partner
-  // stalls every parallel region for a whole time slice (measured: 180 ms instead of 3 ms per small step).
-  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-    process.env.GOMP_SPINCOUNT = '10000';
-  }
+  setOpenMpDefaults();
   try {
     const require = createRequire(import.meta.url);
     const exports = require(file) as Record<string, unknown>;
