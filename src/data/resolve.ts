@@ -290,14 +290,12 @@ export function searchDirs(name: KnownDataset, opts: ResolveOptions = {}): strin
 
 /**
  * What we downloaded into the cache is re-verified before use (its `.verified` marker, else its
- * SHA-256); a file that no longer matches is removed, so it is downloaded again. False when one was.
+ * SHA-256); a file that no longer matches is removed, so it is downloaded again. False when any is
+ * missing or was removed (the cache is then completed by downloading what is missing).
  */
 async function verifyCache(name: KnownDataset, dir: string, opts: ResolveOptions): Promise<boolean> {
   let ok = true;
-  for (const f of opts.remoteFiles?.[name] ?? REMOTE_FILES[name]) {
-    const p = join(dir, f.file);
-    if ((await pathKind(p)) === 'file' && !(await verifyExisting(p, f.sha256, f.size))) ok = false;
-  }
+  for (const f of opts.remoteFiles?.[name] ?? REMOTE_FILES[name]) if (!(await verifyExisting(join(dir, f.file), f.sha256, f.size))) ok = false;
   return ok;
 }
 
