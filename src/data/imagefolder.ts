@@ -48,12 +48,19 @@ async function listDirs(dir: string): Promise<string[]> {
     .sort();
 }
 
+/**
+ * Most pixels an input image may declare (a 48-megapixel photo fits). Above it sharp refuses the file
+ * from its header: a few hundred bytes of PNG can claim 16777216 x 10 pixels, and decoding such a
+ * row takes seconds and hundreds of megabytes (sharp's own default allows 268M pixels).
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
 /** Decodes one image file into `out` (C x size x size, uint8, CHW). */
 export async function decodeImage(file: string, size: number, channels: 1 | 3): Promise<Uint8Array> {
   let data: Buffer;
   let info: OutputInfo;
   try {
-    let img = sharp(file, { failOn: 'error' }).rotate().resize({ width: size, height: size, fit: 'cover', position: 'centre' });
+    let img = sharp(file, { failOn: 'error', limitInputPixels: MAX_IMAGE_PIXELS }).rotate().resize({ width: size, height: size, fit: 'cover', position: 'centre' });
     img = channels === 1 ? img.flatten({ background: '#000000' }).greyscale() : img.flatten({ background: '#000000' }).toColourspace('srgb');
     ({ data, info } = await img.raw().toBuffer({ resolveWithObject: true }));
   } catch (err) {
