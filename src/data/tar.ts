@@ -91,8 +91,11 @@ export async function readTarEntries(file: string, want: (name: string) => boole
     if (!Number.isSafeInteger(size) || size < 0) return fail(`declares size ${String(header.size)}`);
     if (keep && size > maxEntry) return fail(`is ${size} bytes, over the ${maxEntry}-byte limit for one entry`);
     if (!keep) {
-      stream.on('end', () => next());
       stream.resume();
+      // tar-stream never ends the stream of a non-file entry that declares data (a 'directory' of
+      // 5 bytes hung the reader): only regular files are waited for.
+      if (header.type === 'file' || header.type === 'contiguous-file') stream.on('end', () => next());
+      else next();
       return;
     }
     const buf = Buffer.allocUnsafe(size);

@@ -85,6 +85,15 @@ describe('tar caps', () => {
     await refused(readTarEntries(f, () => false, { maxTotalBytes: 8 << 20 }), f, /decompresses to more than 8388608 bytes/);
   });
 
+  test('a directory entry that declares data does not hang the reader (found by the fuzzer)', async () => {
+    const f = file('dir.tar', writeTarEntries([{ name: 'd', type: '5', data: Buffer.from('12345') }, { name: 'a', data: Buffer.from('1') }]));
+    const got = await Promise.race([
+      readTarEntries(f, all).then(() => 'settled', () => 'settled'),
+      new Promise((r) => setTimeout(() => r('hung'), 5000).unref()),
+    ]);
+    assert.equal(got, 'settled');
+  });
+
   test('a header with a bad checksum and a truncated archive name the file', async () => {
     const raw = writeTarEntries([{ name: 'a', data: Buffer.from('1'), checksum: 7 }]);
     const f = file('sum.tar', raw);

@@ -18,7 +18,7 @@ import { buildOnnx } from '../../src/io/onnx.js';
 import { unpickleTorch, readPth } from '../../src/io/pth.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { createModel } from '../../src/models/registry.js';
-import { loadNetwork, readAnyWeights, saveWeights } from '../../src/train/weights.js';
+import { loadNetwork, readAnyWeights, saveWeights } from '../../src/inference/weights.js';
 import { op, pickleStateDict, pthArchive, sampleTensors, type CraftTensor } from '../shared/pthCraft.js';
 import { paxRecords, writeTarEntries, type TarEntry } from '../shared/tarCraft.js';
 import { flipBytes, insertBytes, interestingInt, oddJson, pick, putUint, truncate, type Rng } from './mutate.js';
