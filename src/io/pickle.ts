@@ -14,7 +14,8 @@
 
 export class PickleError extends Error {
   constructor(message: string) {
-    super(message);
+    // Strings quoted from the pickle may hold control characters; the message stays one line.
+    super(message.replace(/[\x00-\x1f\x7f]/g, ' '));
     this.name = 'PickleError';
   }
 }

@@ -30,7 +30,8 @@ import type { LoadedTensor, ReadOptions, SafetensorsDtype, TensorData } from './
 
 export class PthError extends Error {
   constructor(message: string) {
-    super(message);
+    // Names and keys come from the file: control characters would break the one-line message.
+    super(message.replace(/[\x00-\x1f\x7f]/g, ' '));
     this.name = 'PthError';
   }
 }
@@ -221,6 +222,7 @@ export function unpickleTorch(data: Uint8Array, label: string, start = 0): { roo
         return fail(`storage '${key}' view metadata ${describeValue(view)}, expected (view_key, offset, numel)`);
       }
       const [vkey, off, vn] = v as [string, number, number];
+      if (!/^[A-Za-z0-9_.-]+$/.test(vkey)) return fail(`storage view key ${describeValue(vkey)}, expected a plain name`);
       if (off + vn > numel) fail(`storage view '${vkey}' [${off}, ${off + vn}) runs past storage '${key}' of ${numel} elements`);
       const prev = views.get(vkey);
       if (prev !== undefined) return prev;
@@ -496,7 +498,7 @@ function parseLegacy(bytes: Uint8Array, file: string, opts: ReadOptions): { root
     let pos = r.end;
     for (const key of keys as string[]) {
       const s = main.storages.get(key);
-      if (s === undefined) throw new PthError(`${file}: storage '${key}' is listed but no tensor uses it`);
+      if (s === undefined) throw new PthError(`${file}: storage ${describeValue(key)} is listed but no tensor uses it`);
       if (pos + 8 > bytes.length) throw new PthError(`${file}: truncated: storage '${key}' header past the end of the file`);
       const numel = dv.getBigInt64(pos, true);
       if (numel !== BigInt(s.numel)) throw new PthError(`${file}: storage '${key}' holds ${numel} elements on disk, the pickle declares ${s.numel}`);
