@@ -117,6 +117,12 @@ describe('hostile .pth files (issue 16 reproductions)', () => {
     await refused(f, /stored entry 'archive\/data\/0' declares 96 bytes but holds 8|size mismatch for stored file: 8 != 96/);
   });
 
+  test('names quoted from the file cannot break the one-line message (fuzzer: a legacy key with a newline)', async () => {
+    const { PickleError } = await import('../../src/io/pickle.js');
+    assert.equal(new PthError("f.pth: storage 'a\nb\tc' is listed").message, "f.pth: storage 'a b c' is listed");
+    assert.equal(new PickleError('f.pkl: bad STRING "x\ry"').message, 'f.pkl: bad STRING "x y"');
+  });
+
   test('data.pkl over 64 MiB declared: refused before reading it', async () => {
     const f = write('bigpkl.pth', zipArchive([{ name: 'archive/data.pkl', data: new Uint8Array(200_000), deflate: true, declaredSize: 100 << 20 }]));
     await refused(f, /data\.pkl is 104857600 bytes, over the 67108864-byte limit|declares 104857600 bytes/);
