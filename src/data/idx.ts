@@ -55,8 +55,8 @@ export function parseIdx(buf: Uint8Array, file: string, expectDims?: number): Id
   return { dims, data: buf.subarray(headerLen, expected) };
 }
 
-export async function readIdx(file: string, expectDims?: number): Promise<IdxArray> {
-  const buf = await readMaybeGz(file, 'IDX file');
+export async function readIdx(file: string, expectDims?: number, maxBytes?: number): Promise<IdxArray> {
+  const buf = await readMaybeGz(file, 'IDX file', maxBytes);
   return parseIdx(buf, file, expectDims);
 }
 

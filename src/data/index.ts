@@ -8,5 +8,5 @@ export * from './download.js';
 export * from './resolve.js';
 export * from './transforms.js';
 export * from './loader.js';
-export { readTarEntries, writeTar } from './tar.js';
+export { readTarEntries, type TarLimits } from './tar.js';
 export { readMaybeGz } from './files.js';

@@ -20,7 +20,7 @@ import { loadIdxPair } from './idx.js';
 import { loadCifar, detectCifarDir, type CifarKind, type Cifar100LabelMode } from './cifar.js';
 import { loadImageFolder } from './imagefolder.js';
 import { loadSafetensorsDataset } from './safetensorsData.js';
-import { downloadFile, type DownloadOptions } from './download.js';
+import { downloadFile, verifyExisting, type DownloadOptions } from './download.js';
 import { pathKind } from './files.js';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -288,6 +288,17 @@ export function searchDirs(name: KnownDataset, opts: ResolveOptions = {}): strin
   return dirs;
 }
 
+/**
+ * What we downloaded into the cache is re-verified before use (its `.verified` marker, else its
+ * SHA-256); a file that no longer matches is removed, so it is downloaded again. False when any is
+ * missing or was removed (the cache is then completed by downloading what is missing).
+ */
+async function verifyCache(name: KnownDataset, dir: string, opts: ResolveOptions): Promise<boolean> {
+  let ok = true;
+  for (const f of opts.remoteFiles?.[name] ?? REMOTE_FILES[name]) if (!(await verifyExisting(join(dir, f.file), f.sha256, f.size))) ok = false;
+  return ok;
+}
+
 /** Downloads a named dataset into `<cacheDir>/<name>` and returns that folder. */
 export async function downloadDataset(name: KnownDataset, opts: ResolveOptions = {}): Promise<string> {
   const dir = join(opts.cacheDir ?? defaultCacheDir(), name);
@@ -308,8 +319,10 @@ export async function resolveDataset(nameOrPath: string, opts: ResolveOptions = 
     return finish(raw, resolvePath(nameOrPath), opts);
   }
   const dirs = searchDirs(known, opts);
+  const cache = join(opts.cacheDir ?? defaultCacheDir(), known);
   for (const d of dirs) {
     if ((await pathKind(d)) !== 'dir') continue;
+    if (d === cache && !(await verifyCache(known, d, opts))) continue; // incomplete or changed: download
     const raw = await loadDir(d, opts, known);
     if (raw) return finish(raw, d, opts);
   }

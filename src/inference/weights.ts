@@ -81,8 +81,19 @@ export function loadNetwork(file: string, tensors: HostTensors, fileMeta: Partia
   const classes = o.classes ?? fileMeta.classes ?? fc?.shape[0];
   const inChannels = o.inChannels ?? fileMeta.inChannels ?? conv?.shape[1];
   if (!classes || !inChannels) throw new Error(`${file}: cannot tell the number of classes / input channels; pass --classes and --in-channels`);
+  // Checked against the tensors before the model is built: the model's size follows these numbers,
+  // and a file may claim any (in_channels 10^9 would allocate terabytes).
+  if (fc === undefined || conv === undefined) throw new Error(`${file}: no ${fc === undefined ? 'fc.weight' : 'conv1.weight'} tensor; expected a whole network's state dict`);
+  if (fc.shape[0] !== classes) throw new Error(`${file}: ${classes} classes asked for, but fc.weight has shape [${fc.shape.join(', ')}] (${fc.shape[0]} classes)`);
+  if (conv.shape[1] !== inChannels) throw new Error(`${file}: ${inChannels} input channels asked for, but conv1.weight has shape [${conv.shape.join(', ')}] (${conv.shape[1]} channels)`);
   const activation = fileMeta.activation ?? 'relu';
-  const model = createModel(arch, { classes, inChannels, activation });
+  let model: Network;
+  try {
+    model = createModel(arch, { classes, inChannels, activation });
+  } catch (e) {
+    if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError) throw e; // a bug, not the file
+    throw new Error(`${file}: ${e.message}`);
+  }
   model.loadStateDict(tensors, file);
   const meta: ModelMeta = {
     arch: model.config.arch,

@@ -8,7 +8,10 @@
  * Metadata (arch, classes, in_channels, input size, mean/std, labels, ...) goes into metadata_props.
  *
  * Serialisation uses protobufjs with the subset of the ONNX schema (onnx/onnx.proto, IR version 8+) that a
- * model needs, declared below with the official field numbers.
+ * model needs, declared below with the official field numbers; test/io/onnx-schema.test.ts checks every
+ * declared field (number, type, repeatedness) against the official onnx.proto in CI. (The generated
+ * `onnx-proto` package writes byte-identical files but brings a second, older protobufjs major and a
+ * schema frozen at ONNX 1.10.2.)
  */
 import * as fs from 'node:fs';
 import protobuf from 'protobufjs';
@@ -39,7 +42,8 @@ function isPackable(t: string): boolean {
   return ['int64', 'int32', 'float', 'double', 'uint64'].includes(t);
 }
 
-const SCHEMA = {
+/** The subset of onnx.proto this exporter writes (field numbers as in the official schema). */
+export const ONNX_SCHEMA = {
   nested: {
     onnx: {
       nested: {
@@ -92,7 +96,7 @@ const SCHEMA = {
 
 let modelType: protobuf.Type | null = null;
 function schema(): protobuf.Type {
-  if (modelType === null) modelType = protobuf.Root.fromJSON(SCHEMA).lookupType('onnx.ModelProto');
+  if (modelType === null) modelType = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
   return modelType;
 }
 

@@ -14,7 +14,8 @@
 
 export class PickleError extends Error {
   constructor(message: string) {
-    super(message);
+    // Strings quoted from the pickle may hold control characters; the message stays one line.
+    super(message.replace(/[\x00-\x1f\x7f]/g, ' '));
     this.name = 'PickleError';
   }
 }
@@ -70,7 +71,17 @@ export interface UnpickleOptions {
   readonly refusalHint?: string;
   /** Bound on the memo size (default 1e7 entries). */
   readonly maxMemo?: number;
+  /** Bound on the stack and on any one list, dict or set (default 1e7 items). */
+  readonly maxItems?: number;
 }
+
+/**
+ * Longest LONG1/LONG4 integer accepted, in bytes. A state dict's integers (epochs, steps, the legacy
+ * format's 10-byte magic number) fit easily; a multi-megabyte one is an attack on the integer decoder.
+ */
+export const MAX_LONG_BYTES = 64;
+/** Longest protocol-0 INT/LONG literal accepted, in digits (for the same reason). */
+const MAX_INT_DIGITS = 160;
 
 export function describeValue(v: PickleValue): string {
   if (v === null) return 'None';
@@ -97,6 +108,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PickleValue {
 export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOptions): { value: PickleValue; end: number } {
   const label = opts.label;
   const maxMemo = opts.maxMemo ?? 1e7;
+  const maxItems = opts.maxItems ?? 1e7;
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const n = data.length;
   let pos = start;
@@ -164,6 +176,10 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
       return failAt('string is not valid UTF-8');
     }
   };
+  const push = (v: PickleValue): void => {
+    if (stack.length >= maxItems) failAt(`stack exceeds ${maxItems} items`);
+    stack.push(v);
+  };
   const pop = (): PickleValue => {
     const base = marks.length > 0 ? marks[marks.length - 1] : 0;
     if (stack.length <= base) failAt('stack underflow');
@@ -190,10 +206,22 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
   };
   const longFromBytes = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+    if (b.length > MAX_LONG_BYTES) failAt(`${b.length}-byte integer, over the ${MAX_LONG_BYTES}-byte limit (a state dict never needs one)`);
+    // Little-endian two's complement; one hex parse is linear in the length (shifting a growing bigint is not).
+    let hex = '';
+    for (let i = b.length - 1; i >= 0; i--) hex += b[i].toString(16).padStart(2, '0');
+    let v = BigInt(`0x${hex}`);
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  const intFromText = (s: string, what: string): number | bigint => {
+    if (s.length > MAX_INT_DIGITS) failAt(`${what} literal of ${s.length} characters, over the ${MAX_INT_DIGITS}-character limit`);
+    if (!/^[+-]?\d+$/.test(s)) failAt(`bad ${what} ${JSON.stringify(s)}`);
+    const v = BigInt(s);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  const room = (size: number, adding: number, what: string): void => {
+    if (size + adding > maxItems) failAt(`${what} exceeds ${maxItems} items`);
   };
   const resolveGlobal = (module: string, name: string): PickleGlobal => {
     const q = `${module}.${name}`;
@@ -207,11 +235,18 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
   const setItems = (d: PickleValue, items: PickleValue[]): void => {
     if (!(d instanceof PickleDict)) return failAt(`SETITEMS on ${describeValue(d)}, expected a dict`);
     if (items.length % 2 !== 0) failAt('SETITEMS with an odd number of items');
+    room((d as PickleDict).map.size, items.length / 2, 'dict');
     for (let i = 0; i < items.length; i += 2) d.map.set(items[i], items[i + 1]);
   };
   const appendItems = (l: PickleValue, items: PickleValue[]): void => {
-    if (Array.isArray(l)) l.push(...items);
-    else if (l instanceof Set) for (const it of items) l.add(it);
+    // Item by item: spreading a huge APPENDS into push() overflows the call stack.
+    if (Array.isArray(l)) {
+      room(l.length, items.length, 'list');
+      for (const it of items) l.push(it);
+    } else if (l instanceof Set) {
+      room(l.size, items.length, 'set');
+      for (const it of items) l.add(it);
+    }
     else failAt(`APPEND on ${describeValue(l)}, expected a list`);
   };
 
@@ -236,45 +271,39 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         return { value: v, end: pos };
       }
       case 0x28: // MARK
+        if (marks.length >= maxItems) failAt(`more than ${maxItems} open MARKs`);
         marks.push(stack.length);
         break;
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: stack.push(longFromBytes(bytes(u8()))); break; // LONG1
+      case 0x32: push(top()); break; // DUP
+      case 0x4e: push(null); break; // NONE
+      case 0x88: push(true); break; // NEWTRUE
+      case 0x89: push(false); break; // NEWFALSE
+      case 0x4a: push(i32()); break; // BININT
+      case 0x4b: push(u8()); break; // BININT1
+      case 0x4d: push(u16()); break; // BININT2
+      case 0x8a: push(longFromBytes(bytes(u8()))); break; // LONG1
       case 0x8b: { // LONG4
         const k = i32();
         if (k < 0) failAt('negative length');
-        stack.push(longFromBytes(bytes(k)));
+        push(longFromBytes(bytes(k)));
         break;
       }
       case 0x49: { // INT (text)
         const s = line();
-        if (s === '00') stack.push(false);
-        else if (s === '01') stack.push(true);
-        else {
-          if (!/^[+-]?\d+$/.test(s)) failAt(`bad INT ${JSON.stringify(s)}`);
-          const v = BigInt(s);
-          stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-        }
+        if (s === '00') push(false);
+        else if (s === '01') push(true);
+        else push(intFromText(s, 'INT'));
         break;
       }
       case 0x4c: { // LONG (text)
-        const s = line().replace(/L$/, '');
-        if (!/^[+-]?\d+$/.test(s)) failAt(`bad LONG ${JSON.stringify(s)}`);
-        const v = BigInt(s);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+        push(intFromText(line().replace(/L$/, ''), 'LONG'));
         break;
       }
       case 0x47: { // BINFLOAT (big-endian)
         need(8);
-        stack.push(dv.getFloat64(pos, false));
+        push(dv.getFloat64(pos, false));
         pos += 8;
         break;
       }
@@ -282,49 +311,49 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         const s = line();
         const v = Number(s);
         if (Number.isNaN(v) && !/nan/i.test(s)) failAt(`bad FLOAT ${JSON.stringify(s)}`);
-        stack.push(v);
+        push(v);
         break;
       }
-      case 0x58: stack.push(str(bytes(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(str(bytes(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(str(bytes(u64()))); break; // BINUNICODE8
+      case 0x58: push(str(bytes(u32()))); break; // BINUNICODE
+      case 0x8c: push(str(bytes(u8()))); break; // SHORT_BINUNICODE
+      case 0x8d: push(str(bytes(u64()))); break; // BINUNICODE8
       case 0x54: { // BINSTRING (Python 2 str)
         const k = i32();
         if (k < 0) failAt('negative length');
-        stack.push(latin1.decode(bytes(k)));
+        push(latin1.decode(bytes(k)));
         break;
       }
-      case 0x55: stack.push(latin1.decode(bytes(u8()))); break; // SHORT_BINSTRING
+      case 0x55: push(latin1.decode(bytes(u8()))); break; // SHORT_BINSTRING
       case 0x53: { // STRING (protocol 0, a quoted Python 2 str literal)
         const s = line();
         const q = s[0];
         if (s.length < 2 || (q !== "'" && q !== '"') || s[s.length - 1] !== q) failAt(`bad STRING ${JSON.stringify(s)}`);
-        stack.push(unescapePy(s.slice(1, -1), failAt));
+        push(unescapePy(s.slice(1, -1), failAt));
         break;
       }
-      case 0x56: stack.push(unescapePy(line(), failAt, true)); break; // UNICODE (raw-unicode-escape)
-      case 0x42: stack.push(bytes(u32()).slice()); break; // BINBYTES
-      case 0x43: stack.push(bytes(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x8e: stack.push(bytes(u64()).slice()); break; // BINBYTES8
-      case 0x96: stack.push(bytes(u64()).slice()); break; // BYTEARRAY8
-      case 0x29: stack.push(new PickleTuple([])); break; // EMPTY_TUPLE
-      case 0x74: stack.push(new PickleTuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(new PickleTuple([pop()])); break; // TUPLE1
+      case 0x56: push(unescapePy(line(), failAt, true)); break; // UNICODE (raw-unicode-escape)
+      case 0x42: push(bytes(u32()).slice()); break; // BINBYTES
+      case 0x43: push(bytes(u8()).slice()); break; // SHORT_BINBYTES
+      case 0x8e: push(bytes(u64()).slice()); break; // BINBYTES8
+      case 0x96: push(bytes(u64()).slice()); break; // BYTEARRAY8
+      case 0x29: push(new PickleTuple([])); break; // EMPTY_TUPLE
+      case 0x74: push(new PickleTuple(popMark())); break; // TUPLE
+      case 0x85: push(new PickleTuple([pop()])); break; // TUPLE1
       case 0x86: { // TUPLE2
         const b = pop();
         const a = pop();
-        stack.push(new PickleTuple([a, b]));
+        push(new PickleTuple([a, b]));
         break;
       }
       case 0x87: { // TUPLE3
         const c = pop();
         const b = pop();
         const a = pop();
-        stack.push(new PickleTuple([a, b, c]));
+        push(new PickleTuple([a, b, c]));
         break;
       }
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark()); break; // LIST
+      case 0x5d: push([]); break; // EMPTY_LIST
+      case 0x6c: push(popMark()); break; // LIST
       case 0x61: { // APPEND
         const v = pop();
         appendItems(top(), [v]);
@@ -335,11 +364,11 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         appendItems(top(), items);
         break;
       }
-      case 0x7d: stack.push(new PickleDict()); break; // EMPTY_DICT
+      case 0x7d: push(new PickleDict()); break; // EMPTY_DICT
       case 0x64: { // DICT
         const d = new PickleDict();
         setItems(d, popMark());
-        stack.push(d);
+        push(d);
         break;
       }
       case 0x73: { // SETITEM
@@ -353,26 +382,27 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         setItems(top(), items);
         break;
       }
-      case 0x8f: stack.push(new Set<PickleValue>()); break; // EMPTY_SET
+      case 0x8f: push(new Set<PickleValue>()); break; // EMPTY_SET
       case 0x90: { // ADDITEMS
         const items = popMark();
         const s = top();
         if (!(s instanceof Set)) failAt(`ADDITEMS on ${describeValue(s)}, expected a set`);
+        room((s as Set<PickleValue>).size, items.length, 'set');
         for (const it of items) (s as Set<PickleValue>).add(it);
         break;
       }
-      case 0x91: stack.push(new Set<PickleValue>(popMark())); break; // FROZENSET
+      case 0x91: push(new Set<PickleValue>(popMark())); break; // FROZENSET
       case 0x63: { // GLOBAL
         const module = line();
         const name = line();
-        stack.push(resolveGlobal(module, name));
+        push(resolveGlobal(module, name));
         break;
       }
       case 0x93: { // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') failAt('STACK_GLOBAL needs two strings');
-        stack.push(resolveGlobal(module as string, name as string));
+        push(resolveGlobal(module as string, name as string));
         break;
       }
       case 0x52: { // REDUCE
@@ -380,7 +410,7 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         const [g, h] = handler(pop(), 'REDUCE');
         if (!(args instanceof PickleTuple)) failAt(`REDUCE arguments are ${describeValue(args)}, expected a tuple`);
         if (h.call === undefined) fail(`refusing to call global '${g.qualified}'`);
-        stack.push((h.call as NonNullable<GlobalHandler['call']>)((args as PickleTuple).items, (m) => fail(`${g.qualified}: ${m}`)));
+        push((h.call as NonNullable<GlobalHandler['call']>)((args as PickleTuple).items, (m) => fail(`${g.qualified}: ${m}`)));
         break;
       }
       case 0x81: { // NEWOBJ
@@ -388,7 +418,7 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         const [g, h] = handler(pop(), 'NEWOBJ');
         if (!(args instanceof PickleTuple)) failAt(`NEWOBJ arguments are ${describeValue(args)}, expected a tuple`);
         if (h.newobj === undefined) fail(`refusing to instantiate global '${g.qualified}'`);
-        stack.push((h.newobj as NonNullable<GlobalHandler['newobj']>)((args as PickleTuple).items, (m) => fail(`${g.qualified}: ${m}`)));
+        push((h.newobj as NonNullable<GlobalHandler['newobj']>)((args as PickleTuple).items, (m) => fail(`${g.qualified}: ${m}`)));
         break;
       }
       case 0x62: { // BUILD
@@ -402,13 +432,13 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
       case 0x51: { // BINPERSID
         const pid = pop();
         if (opts.persistentLoad === undefined) failAt('persistent ids are not allowed here');
-        stack.push((opts.persistentLoad as NonNullable<UnpickleOptions['persistentLoad']>)(pid, failAt));
+        push((opts.persistentLoad as NonNullable<UnpickleOptions['persistentLoad']>)(pid, failAt));
         break;
       }
       case 0x50: { // PERSID
         const pid = line();
         if (opts.persistentLoad === undefined) failAt('persistent ids are not allowed here');
-        stack.push((opts.persistentLoad as NonNullable<UnpickleOptions['persistentLoad']>)(pid, failAt));
+        push((opts.persistentLoad as NonNullable<UnpickleOptions['persistentLoad']>)(pid, failAt));
         break;
       }
       case 0x71: put(u8()); break; // BINPUT
@@ -420,12 +450,12 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         break;
       }
       case 0x94: put(memo.size); break; // MEMOIZE
-      case 0x68: stack.push(get(u8())); break; // BINGET
-      case 0x6a: stack.push(get(u32())); break; // LONG_BINGET
+      case 0x68: push(get(u8())); break; // BINGET
+      case 0x6a: push(get(u32())); break; // LONG_BINGET
       case 0x67: { // GET
         const s = line();
         if (!/^\d+$/.test(s)) failAt(`bad GET index ${JSON.stringify(s)}`);
-        stack.push(get(Number(s)));
+        push(get(Number(s)));
         break;
       }
       case 0x69: // INST

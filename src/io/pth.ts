@@ -30,7 +30,8 @@ import type { LoadedTensor, ReadOptions, SafetensorsDtype, TensorData } from './
 
 export class PthError extends Error {
   constructor(message: string) {
-    super(message);
+    // Names and keys come from the file: control characters would break the one-line message.
+    super(message.replace(/[\x00-\x1f\x7f]/g, ' '));
     this.name = 'PthError';
   }
 }
@@ -111,6 +112,35 @@ function intList(v: PickleValue, what: string, fail: (m: string) => never): numb
   });
 }
 
+/**
+ * How many times its storage's bytes one view may materialise (plus a little slack for tiny storages):
+ * a stride-0 or overlapping view (`expand`) can name far more elements than the storage holds, and
+ * materialising it copies every one.
+ */
+const MAX_VIEW_EXPANSION = 4;
+const VIEW_SLACK_ELEMENTS = 1 << 14;
+
+/** Checks a view's element count and highest index against its storage, before anything is allocated. */
+function checkView(storage: PthStorage, offset: number, shape: readonly number[], strides: readonly number[], fail: (m: string) => never): void {
+  const desc = `view offset ${offset}, size ${JSON.stringify(shape)}, stride ${JSON.stringify(strides)}`;
+  const allowed = storage.numel * MAX_VIEW_EXPANSION + VIEW_SLACK_ELEMENTS;
+  if (shape.includes(0)) return; // empty: nothing is read
+  let count = 1;
+  let last = offset;
+  for (let i = 0; i < shape.length; i++) {
+    count *= shape[i];
+    last += (shape[i] - 1) * strides[i];
+    // Checked per dimension so the products stay exact (< 2^53) until refused.
+    if (count > allowed) {
+      fail(`${desc} has over ${count >= 2 ** 53 ? '2^53' : count} elements, more than ${MAX_VIEW_EXPANSION} x the ${storage.numel} of storage '${storage.key}' (overlapping or stride-0 view)`);
+    }
+    if (last >= storage.numel) break;
+  }
+  if (last >= storage.numel) {
+    fail(`${desc} reaches element ${last >= 2 ** 53 ? 'beyond 2^53' : last}, past storage '${storage.key}' of ${storage.numel} elements`);
+  }
+}
+
 function rebuildTensor(args: PickleValue[], fail: (m: string) => never): PthTensor {
   if (args.length < 4) fail(`expected (storage, offset, size, stride, ...), got ${args.length} arguments`);
   const [storage, offset, size, stride, requiresGrad] = args;
@@ -119,15 +149,7 @@ function rebuildTensor(args: PickleValue[], fail: (m: string) => never): PthTens
   const shape = intList(size, 'size', fail);
   const strides = intList(stride, 'stride', fail);
   if (shape.length !== strides.length) fail(`size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in length`);
-  let count = 1;
-  let last = offset;
-  for (let i = 0; i < shape.length; i++) {
-    count *= shape[i];
-    last += (shape[i] - 1) * strides[i];
-  }
-  if (count > 0 && last >= storage.numel) {
-    fail(`view offset ${offset}, size ${JSON.stringify(shape)}, stride ${JSON.stringify(strides)} reaches element ${last}, past storage '${storage.key}' of ${storage.numel} elements`);
-  }
+  checkView(storage, offset, shape, strides, fail);
   if (storage.base !== null) return new PthTensor(storage.base, offset + storage.baseOffset, shape, strides, requiresGrad === true);
   return new PthTensor(storage, offset, shape, strides, requiresGrad === true);
 }
@@ -200,6 +222,7 @@ export function unpickleTorch(data: Uint8Array, label: string, start = 0): { roo
         return fail(`storage '${key}' view metadata ${describeValue(view)}, expected (view_key, offset, numel)`);
       }
       const [vkey, off, vn] = v as [string, number, number];
+      if (!/^[A-Za-z0-9_.-]+$/.test(vkey)) return fail(`storage view key ${describeValue(vkey)}, expected a plain name`);
       if (off + vn > numel) fail(`storage view '${vkey}' [${off}, ${off + vn}) runs past storage '${key}' of ${numel} elements`);
       const prev = views.get(vkey);
       if (prev !== undefined) return prev;
@@ -250,6 +273,25 @@ function isContiguous(shape: readonly number[], stride: readonly number[]): bool
     expect *= shape[i];
   }
   return true;
+}
+
+/**
+ * Many views of one storage could each pass checkView and together still copy far more than the
+ * file holds: the elements all views materialise are bounded by the storages' total the same way.
+ */
+function checkTotalViews(file: string, all: readonly PthTensor[]): void {
+  const storages = new Set<PthStorage>();
+  let viewed = 0;
+  for (const t of all) {
+    storages.add(t.storage);
+    viewed += t.shape.reduce((a, d) => a * d, 1);
+  }
+  let held = 0;
+  for (const s of storages) held += s.numel;
+  const allowed = held * MAX_VIEW_EXPANSION + VIEW_SLACK_ELEMENTS;
+  if (viewed > allowed) {
+    throw new PthError(`${file}: its ${all.length} tensors view ${viewed} elements of storages holding ${held}, more than ${MAX_VIEW_EXPANSION} x (overlapping views)`);
+  }
 }
 
 function materialise(t: PthTensor): LoadedTensor {
@@ -328,7 +370,29 @@ export function findStateDict(root: PickleValue, label: string): { path: string;
 // ---------------------------------------------------------------------------------------------
 // Zip access
 
-const MAX_PICKLE_BYTES = 1 << 30;
+/** data.pkl of a state dict is ~100 bytes per tensor; 64 MiB is hundreds of thousands of tensors. */
+const MAX_PICKLE_BYTES = 64 << 20;
+/** Largest single entry (one storage); also keeps typed arrays under V8's length limit. */
+const MAX_ENTRY_BYTES = 2 ** 31 - 1;
+/** Most entries an archive may list (two per tensor at most, in practice). */
+const MAX_ENTRIES = 1_000_000;
+/** Deflate never expands more than ~1032:1; a larger declared ratio is a lie or a bomb. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/** Refuses an entry whose declared size is absurd or inconsistent with its compressed size, before inflating it. */
+function checkEntrySize(file: string, e: yauzl.Entry): void {
+  const name = `'${e.fileName}'`;
+  if (e.uncompressedSize > MAX_ENTRY_BYTES) throw new PthError(`${file}: entry ${name} declares ${e.uncompressedSize} bytes, over the ${MAX_ENTRY_BYTES}-byte limit`);
+  if (e.compressionMethod === 0 && e.uncompressedSize !== e.compressedSize) {
+    throw new PthError(`${file}: stored entry ${name} declares ${e.uncompressedSize} bytes but holds ${e.compressedSize}`);
+  }
+  if (e.compressionMethod === 8 && e.uncompressedSize > e.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+    throw new PthError(`${file}: entry ${name} declares ${e.uncompressedSize} bytes from ${e.compressedSize} compressed (more than deflate can expand; corrupt or a zip bomb)`);
+  }
+  if (e.compressionMethod !== 0 && e.compressionMethod !== 8) {
+    throw new PthError(`${file}: entry ${name} uses compression method ${e.compressionMethod}, expected stored (0) or deflate (8)`);
+  }
+}
 
 function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
@@ -354,6 +418,11 @@ function listEntries(zip: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
   return new Promise((resolve, reject) => {
     const entries = new Map<string, yauzl.Entry>();
     zip.on('entry', (e: yauzl.Entry) => {
+      if (entries.size >= MAX_ENTRIES) {
+        reject(new Error(`more than ${MAX_ENTRIES} entries`));
+        zip.close();
+        return;
+      }
       entries.set(e.fileName, e);
       zip.readEntry();
     });
@@ -429,7 +498,7 @@ function parseLegacy(bytes: Uint8Array, file: string, opts: ReadOptions): { root
     let pos = r.end;
     for (const key of keys as string[]) {
       const s = main.storages.get(key);
-      if (s === undefined) throw new PthError(`${file}: storage '${key}' is listed but no tensor uses it`);
+      if (s === undefined) throw new PthError(`${file}: storage ${describeValue(key)} is listed but no tensor uses it`);
       if (pos + 8 > bytes.length) throw new PthError(`${file}: truncated: storage '${key}' header past the end of the file`);
       const numel = dv.getBigInt64(pos, true);
       if (numel !== BigInt(s.numel)) throw new PthError(`${file}: storage '${key}' holds ${numel} elements on disk, the pickle declares ${s.numel}`);
@@ -453,6 +522,7 @@ function parseLegacy(bytes: Uint8Array, file: string, opts: ReadOptions): { root
 function finish(file: string, root: PickleValue): PthFile {
   const all: PthTensor[] = [];
   collectTensors(root, all);
+  checkTotalViews(file, all);
   for (const t of all) t.value = materialise(t);
   const sd = findStateDict(root, file);
   const tensors = new Map<string, LoadedTensor>();
@@ -491,6 +561,7 @@ export async function readPth(file: string, opts: ReadOptions = {}): Promise<Pth
     const pklEntry = entries.get(pkls[0]) as yauzl.Entry;
     if (pklEntry.uncompressedSize > MAX_PICKLE_BYTES) throw new PthError(`${file}: ${pkls[0]} is ${pklEntry.uncompressedSize} bytes, over the ${MAX_PICKLE_BYTES}-byte limit`);
     const read = async (e: yauzl.Entry): Promise<Uint8Array> => {
+      checkEntrySize(file, e);
       try {
         return await readEntry(zip, e);
       } catch (err) {

@@ -85,14 +85,16 @@ function run(backend: Backend, arch: string, dropout: number): Run {
 }
 
 /**
- * fp32: elementwise relative error. bf16: values within 2e-2, but gradients through a batch-4 train-mode
- * network carry 10-45% max-relative error in bf16 (PyTorch's autocast shows the same, 0.19 median and
- * 0.45 max on this architecture), so there the test asks gradients and updates to point the same way
- * (cosine similarity) instead.
+ * fp32: elementwise relative error. bf16: values within 2e-2; gradients through a batch-4 train-mode
+ * network carry tens of percent of max-relative error in bf16, PyTorch's own CPU autocast included
+ * (scripts/reference/bf16_autocast_error.py, three seeds: gradients median 0.33-0.35, max 0.52-0.66;
+ * parameters after 2 steps median 0.011, max 0.43-0.48). So bf16 is held to finite bounds about 1.5x
+ * PyTorch's worst (gradients 1.0, parameters 0.75) and, the sharper check, to point the same way as fp32
+ * (cosine similarity >= 0.95).
  */
 const cases: { precision: Precision; tol: { value: number; grad: number; param: number }; minCosine: number }[] = [
   { precision: 'fp32', tol: { value: 1e-4, grad: 1e-3, param: 1e-4 }, minCosine: 0 },
-  { precision: 'bf16', tol: { value: 2e-2, grad: Infinity, param: Infinity }, minCosine: 0.95 },
+  { precision: 'bf16', tol: { value: 2e-2, grad: 1.0, param: 0.75 }, minCosine: 0.95 },
 ];
 
 describe('native training step vs JsBackend', { skip: native ? false : `native backend unavailable: ${reason}` }, () => {

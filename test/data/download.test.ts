@@ -23,12 +23,44 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
   requests.push({ url, range });
   const [, mode, ...rest] = url.split('/');
   const body = files.get(`/${rest.join('/')}`);
-  if (!body || !['good', 'flaky', 'cut', 'corrupt', 'norange', 'redirect'].includes(mode)) {
+  if (!body || !['good', 'flaky', 'cut', 'corrupt', 'norange', 'redirect', 'tohttp', 'tohost', 'huge', 'endless', 'slow'].includes(mode)) {
     res.writeHead(404).end('not found');
     return;
   }
   if (mode === 'redirect') {
     res.writeHead(302, { location: `/good/${rest.join('/')}` }).end();
+    return;
+  }
+  const port = (req.socket.localPort ?? 0).toString();
+  if (mode === 'tohttp') {
+    // Another origin over plain http (localhost, not 127.0.0.1): must be refused before any request.
+    res.writeHead(302, { location: `http://localhost:${port}/good/${rest.join('/')}` }).end();
+    return;
+  }
+  if (mode === 'tohost') {
+    res.writeHead(301, { location: `https://mirror.invalid/${rest.join('/')}` }).end();
+    return;
+  }
+  if (mode === 'huge') {
+    res.writeHead(200, { 'content-length': body.length * 10 });
+    res.end(Buffer.concat(Array.from({ length: 10 }, () => body)));
+    return;
+  }
+  if (mode === 'endless' || mode === 'slow') {
+    // No length announced; bounded so the test server always stops by itself.
+    res.writeHead(200);
+    let sent = 0;
+    const limit = mode === 'endless' ? 64 << 20 : 200;
+    const tick = (): void => {
+      if (res.destroyed || sent >= limit) {
+        res.end();
+        return;
+      }
+      sent++;
+      if (mode === 'endless') res.write(Buffer.alloc(1 << 20), tick);
+      else setTimeout(() => res.write(Buffer.alloc(1024), tick), 50);
+    };
+    tick();
     return;
   }
   let start = 0;
@@ -143,6 +175,56 @@ describe('downloads against a local HTTP server', () => {
     assert.ok(readFileSync(dest).equals(payload));
   });
 
+  test('redirects: to another origin over http, or to an unlisted host, are refused', async () => {
+    const dest = join(tempDir(), 'data.bin');
+    await assert.rejects(downloadFile(`${base}/tohttp/data.bin`, dest, { sha256: sha(payload), ...fast }), /redirect to http:\/\/localhost:\d+ refused \(only https, or the same http origin\)/);
+    await assert.rejects(downloadFile(`${base}/tohttp/data.bin`, dest, { sha256: sha(payload), allowedHosts: ['localhost'], ...fast }), /refused \(only https/);
+    await assert.rejects(downloadFile(`${base}/tohost/data.bin`, dest, { sha256: sha(payload), ...fast }), /redirect to host mirror\.invalid refused \(only 127\.0\.0\.1\)/);
+    assert.ok(!existsSync(dest));
+  });
+
+  test('byte cap: a server announcing or sending more than the expected size is cut off', async () => {
+    const d = tempDir();
+    await assert.rejects(downloadFile(`${base}/huge/data.bin`, join(d, 'a.bin'), { sha256: sha(payload), size: payload.length, ...fast }), /announces 3000000 bytes, more than the 300000 expected/);
+    const t0 = Date.now();
+    await assert.rejects(downloadFile(`${base}/endless/data.bin`, join(d, 'b.bin'), { sha256: sha(payload), size: payload.length, ...fast }), /sent more than the 300000 bytes expected/);
+    assert.ok(Date.now() - t0 < 10_000);
+    await assert.rejects(downloadFile(`${base}/endless/data.bin`, join(d, 'c.bin'), { maxBytes: 5 << 20, ...fast }), /sent more than the 5242880 bytes expected/);
+    assert.ok(!existsSync(join(d, 'b.bin.part')) && !existsSync(join(d, 'c.bin.part')), 'over-cap bytes are not kept');
+  });
+
+  test('a checksum mismatch tries the next mirror', async () => {
+    const dest = join(tempDir(), 'data.bin');
+    requests.length = 0;
+    await downloadFile([`${base}/corrupt/data.bin`, `${base}/good/data.bin`], dest, { sha256: sha(payload), size: payload.length, ...fast });
+    assert.ok(readFileSync(dest).equals(payload));
+    assert.deepEqual(requests.map((r) => [r.url, r.range]), [['/corrupt/data.bin', undefined], ['/good/data.bin', undefined]]);
+  });
+
+  test('a file already in place is re-verified: tampered (same size) means downloaded again', async () => {
+    const dest = join(tempDir(), 'data.bin');
+    await downloadFile(`${base}/good/data.bin`, dest, { sha256: sha(payload), size: payload.length, ...fast });
+    assert.ok(existsSync(`${dest}.verified`));
+    const bad = Buffer.from(payload);
+    bad[10] ^= 1;
+    writeFileSync(dest, bad); // new mtime: the marker no longer describes it
+    requests.length = 0;
+    await downloadFile(`${base}/good/data.bin`, dest, { sha256: sha(payload), size: payload.length, ...fast });
+    assert.equal(requests.length, 1, 'downloaded again');
+    assert.ok(readFileSync(dest).equals(payload));
+  });
+
+  test('an overall deadline stops a trickling server', async () => {
+    const dest = join(tempDir(), 'data.bin');
+    const t0 = Date.now();
+    await assert.rejects(downloadFile(`${base}/slow/data.bin`, dest, { deadlineMs: 600, ...fast }), (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.match(e.message, /download did not finish within 1 s \(the deadline\)/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 5000, `stopped near the deadline (${Date.now() - t0} ms)`);
+  });
+
   test('resolveDataset downloads a named dataset into the cache when it is found nowhere', async () => {
     const n = 20;
     const mk = (name: string, b: Buffer): RemoteFile => {
@@ -166,5 +248,13 @@ describe('downloads against a local HTTP server', () => {
     // Second time: found in the cache, no download.
     const again = await resolveDataset('mnist', { ...opts, download: false });
     assert.equal(again.source, join(cacheDir, 'mnist'));
+    // A cached file that changed is not used: it is removed and downloaded again.
+    const cached = join(cacheDir, 'mnist', 'train-labels-idx1-ubyte.gz');
+    const b = readFileSync(cached);
+    b[b.length - 1] ^= 1;
+    writeFileSync(cached, b);
+    await assert.rejects(resolveDataset('mnist', { ...opts, download: false }), /downloading is off/);
+    const fresh = await resolveDataset('mnist', opts);
+    assert.equal(fresh.source, `download:${join(cacheDir, 'mnist')}`);
   });
 });

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { pythonHas, skipWithout } from '../shared/reference.js';
 import { createRequire } from 'node:module';
 import { JsBackend } from '../../src/backend/js/index.js';
 import { noGrad, setBackend, tidy } from '../../src/core/engine.js';
@@ -30,14 +31,7 @@ const ort = ((): Ort | null => {
     return null;
   }
 })();
-const havePyOnnx = ((): boolean => {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import onnx'], { stdio: 'ignore', timeout: 30000 });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const havePyOnnx = pythonHas('onnx');
 
 function forward(model: Network, x: Float32Array, shape: number[]): Float32Array {
   model.eval();
@@ -93,7 +87,7 @@ describe('onnx export', () => {
     assert.throws(() => buildOnnx(model, { inputSize: 32, opset: 9 }), OnnxExportError);
   });
 
-  test('golden WRN-10-2: onnxruntime logits == our forward == PyTorch', { skip: ort === null && 'onnxruntime-node not installed' }, async () => {
+  test('golden WRN-10-2: onnxruntime logits == our forward == PyTorch', { skip: skipWithout(ort !== null, 'onnxruntime-node not installed') }, async () => {
     const w = readSafetensors(path.join(SHARED, 'wrn-10-2.safetensors'));
     const io = readSafetensors(path.join(SHARED, 'wrn-10-2.io.safetensors')).tensors;
     const model = createModel('wrn-10-2', { classes: 10 });
@@ -120,7 +114,7 @@ describe('onnx export', () => {
     ['wrn-10-1', 'gelu', { classes: 5, inChannels: 2 }, 16],
     ['preact-resnet-20', 'relu', { classes: 4 }, 16],
   ] as const) {
-    test(`${arch} (${act}, opset 13 and 17) matches under onnxruntime`, { skip: ort === null && 'onnxruntime-node not installed' }, async () => {
+    test(`${arch} (${act}, opset 13 and 17) matches under onnxruntime`, { skip: skipWithout(ort !== null, 'onnxruntime-node not installed') }, async () => {
       const model = createModel(arch, { ...opts, activation: act, seed: 5 });
       perturbBn(model, 7);
       const shape = [2, opts.inChannels ?? 3, size, size];
@@ -135,7 +129,7 @@ describe('onnx export', () => {
     });
   }
 
-  test('torchvision-style ResNet (MaxPool, Bottleneck, downsample) matches under onnxruntime', { skip: ort === null && 'onnxruntime-node not installed' }, async () => {
+  test('torchvision-style ResNet (MaxPool, Bottleneck, downsample) matches under onnxruntime', { skip: skipWithout(ort !== null, 'onnxruntime-node not installed') }, async () => {
     // torchvision's Bottleneck ResNet with one block per stage and narrow bottlenecks (resnet50 itself is slow on the JS backend)
     const model = new TorchvisionResNet({ arch: 'wide-resnet-tiny', layers: [1, 1, 1, 1], widthPerGroup: 16, classes: 3, rng: new Rng(1) });
     perturbBn(model, 3);
@@ -149,7 +143,7 @@ describe('onnx export', () => {
     assert.ok(maxAbsDiff(got.data, ours) <= 1e-4 * Math.max(1, scale), `resnet50: ${maxAbsDiff(got.data, ours)} (scale ${scale})`);
   });
 
-  test('onnx.checker accepts the model (skipped without Python onnx)', { skip: !havePyOnnx && '/usr/bin/python3 has no onnx' }, () => {
+  test('onnx.checker accepts the model (skips without Python onnx, outside CI)', { skip: skipWithout(havePyOnnx, '/usr/bin/python3 has no onnx') }, () => {
     const model = createModel('wrn-10-1', { classes: 10, activation: 'gelu' });
     const file = path.join(tmpDir, 'check.onnx');
     exportOnnx(model, file, { inputSize: 32, dynamicBatch: true, metadata: { arch: 'wrn-10-1' } });

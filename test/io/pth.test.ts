@@ -1,4 +1,5 @@
 import { test, describe } from 'node:test';
+import { pythonHas, skipWithout } from '../shared/reference.js';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -194,16 +195,9 @@ describe('restricted unpickler', () => {
   });
 });
 
-const havePy = ((): boolean => {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore', timeout: 60000 });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const havePy = pythonHas('torch');
 
-test('python-backed: a fresh torch.save of a WRN-shaped state dict (skipped without torch)', { skip: !havePy && '/usr/bin/python3 has no torch' }, async () => {
+test('python-backed: a fresh torch.save of a WRN-shaped state dict (skips without torch, outside CI)', { skip: skipWithout(havePy, '/usr/bin/python3 has no torch') }, async () => {
   const f = path.join(tmpDir, 'fresh.pth');
   const exp = path.join(tmpDir, 'fresh.json');
   execFileSync('/usr/bin/python3', ['-c', `

@@ -1,4 +1,5 @@
 import { test, describe } from 'node:test';
+import { pythonHas, skipWithout } from '../shared/reference.js';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -107,16 +108,9 @@ describe('strict check', () => {
   });
 });
 
-const havePy = ((): boolean => {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { stdio: 'ignore', timeout: 60000 });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const havePy = pythonHas('torch', 'torchvision');
 
-test('python-backed: a torchvision Bottleneck ResNet state dict gives torchvision\'s logits (skipped without torchvision)', { skip: !havePy && '/usr/bin/python3 has no torch/torchvision' }, async () => {
+test('python-backed: a torchvision Bottleneck ResNet state dict gives torchvision\'s logits (skips without torchvision, outside CI)', { skip: skipWithout(havePy, '/usr/bin/python3 has no torch/torchvision') }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrn-tv-'));
   try {
     const f = path.join(dir, 'tv.pth');
