@@ -5,9 +5,11 @@
  * `wrn train` command (printed); the table goes to OUT/results.{json,md}.
  *
  *   node dist/scripts/transfer-experiment.js [OUT=docs/results/transfer] [--pretrain-images N] [--pretrain-epochs E]
- *     [--epochs E] [--test-images N]
+ *     [--epochs E] [--test-images N] [--parallel]
+ * (--parallel runs a method's three seeds at once; wall times then include the contention.)
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { resolveDataset } from '../src/data/resolve.js';
@@ -50,16 +52,31 @@ function writeSplitFile(file: string, train: ReturnType<typeof pick>, test: Retu
   }, { classes: JSON.stringify(names) });
 }
 
-function wrnTrain(out: string, extra: string[], log: string): { acc: number; seconds: number } {
+function trainCommand(out: string, extra: readonly string[]): string[] {
   const cmd = ['bin/wrn.js', 'train', '--arch', 'wrn-16-4', '--schedule', 'cosine', '--dropout', '0', '--val-size', '0', '--out', out, ...extra];
   console.log(`$ node ${cmd.join(' ')}`);
-  const t0 = performance.now();
-  const text = execFileSync(process.execPath, cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const seconds = (performance.now() - t0) / 1000;
+  return cmd;
+}
+
+function result(out: string, text: string, seconds: number, log: string): { acc: number; seconds: number } {
   writeFileSync(log, text);
   const acc = (JSON.parse(readFileSync(path.join(out, 'test.json'), 'utf8')) as { test_acc: number }).test_acc;
-  console.log(`  test accuracy ${(100 * acc).toFixed(2)}%, ${seconds.toFixed(1)} s`);
+  console.log(`  ${out}: test accuracy ${(100 * acc).toFixed(2)}%, ${seconds.toFixed(1)} s`);
   return { acc, seconds };
+}
+
+function wrnTrain(out: string, extra: readonly string[], log: string): { acc: number; seconds: number } {
+  const cmd = trainCommand(out, extra);
+  const t0 = performance.now();
+  const text = execFileSync(process.execPath, cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return result(out, text, (performance.now() - t0) / 1000, log);
+}
+
+async function wrnTrainAsync(out: string, extra: readonly string[], log: string): Promise<{ acc: number; seconds: number }> {
+  const cmd = trainCommand(out, extra);
+  const t0 = performance.now();
+  const { stdout } = await promisify(execFile)(process.execPath, cmd, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return result(out, stdout, (performance.now() - t0) / 1000, log);
 }
 
 const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
@@ -91,15 +108,18 @@ async function main(): Promise<void> {
   const rows: { method: string; flags: string; acc: number[]; seconds: number[] }[] = [];
   for (const [method, flags] of methods) {
     const row = { method, flags: flags.join(' ').replace(weights, 'PRETRAINED'), acc: [] as number[], seconds: [] as number[] };
-    for (const seed of SEEDS) {
-      const slug = method.split(' ')[0];
-      const r = wrnTrain(path.join(WORK, `${slug}-seed${seed}`), [...common, ...flags, '--seed', String(seed)], path.join(OUT, `${slug}-seed${seed}.log`));
+    const slug = method.split(' ')[0];
+    const run = (seed: number) => [path.join(WORK, `${slug}-seed${seed}`), [...common, ...flags, '--seed', String(seed)], path.join(OUT, `${slug}-seed${seed}.log`)] as const;
+    const results = args.includes('--parallel')
+      ? await Promise.all(SEEDS.map((seed) => wrnTrainAsync(...run(seed))))
+      : SEEDS.map((seed) => wrnTrain(...run(seed)));
+    for (const r of results) {
       row.acc.push(r.acc);
       row.seconds.push(r.seconds);
     }
     rows.push(row);
   }
-  const setup = { pretrain: { images: PRE_IMAGES, epochs: PRE_EPOCHS, test_acc: pretrain.acc, seconds: pretrain.seconds }, epochs: EPOCHS, batch: 64, train_images: 500, test_images: TEST, seeds: SEEDS };
+  const setup = { parallel: args.includes('--parallel'), pretrain: { images: PRE_IMAGES, epochs: PRE_EPOCHS, test_acc: pretrain.acc, seconds: pretrain.seconds }, epochs: EPOCHS, batch: 64, train_images: 500, test_images: TEST, seeds: SEEDS };
   writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify({ setup, rows }, null, 2)}\n`);
   const md = ['| method | flags | test acc % (mean ± std) | per seed | wall time s (mean ± std) |', '|---|---|---:|---|---:|',
     ...rows.map((r) => `| ${r.method} | \`${r.flags}\` | ${(100 * mean(r.acc)).toFixed(2)} ± ${(100 * std(r.acc)).toFixed(2)} | ` +
