@@ -6,6 +6,8 @@
 #  - chromium (the browser test of the web page drives it through playwright-core; no browser download);
 #  - with --with-reference (CI does this): python3-torch, python3-torchvision and python3-onnx, which the
 #    PyTorch/ONNX cross-check tests compare against;
+#  - openmpi-bin + libopenmpi-dev (Open MPI: `mpirun -np N wrn train`, built as a second addon)
+#    and iproute2 (scripts/mpi-netns.sh's network namespaces);
 #  - the npm dependencies, then builds the TypeScript and the native addon.
 # Safe to re-run. Without root/sudo or apt it skips the Debian packages (the TypeScript backend still works).
 set -euo pipefail
@@ -24,7 +26,7 @@ if [ "$node_major" -lt "$NODE_MIN" ]; then
   exit 1
 fi
 
-PKGS=(libdnnl-dev dataset-fashion-mnist fonts-dejavu-core chromium)
+PKGS=(libdnnl-dev dataset-fashion-mnist fonts-dejavu-core chromium openmpi-bin libopenmpi-dev iproute2)
 command -v g++ >/dev/null || PKGS+=(g++)
 command -v make >/dev/null || PKGS+=(make)
 command -v python3 >/dev/null || PKGS+=(python3)

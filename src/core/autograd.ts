@@ -41,12 +41,22 @@ function reverseTopo(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
+/** Observers of a backward pass. */
+export interface BackwardHooks {
+  /**
+   * Called once a leaf's gradient for this pass is complete (after accumulation into `.grad`), in the
+   * order backward reaches the leaves: data-parallel training launches gradient allreduces from here
+   * while the rest of backward runs.
+   */
+  onLeafGrad?(leaf: Tensor): void;
+}
+
 /**
  * Reverse-mode autodiff from a scalar (or from `root` with an explicit upstream gradient).
  * Leaf tensors that require grad receive `.grad` (accumulated, kept out of `tidy` scopes).
  * Intermediate gradients are freed as soon as they have been propagated.
  */
-export function backward(root: Tensor, upstream?: Tensor): void {
+export function backward(root: Tensor, upstream?: Tensor, hooks: BackwardHooks = {}): void {
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not require grad');
   if (!upstream && root.size !== 1) {
     throw new Error(`backward(): tensor ${formatShape(root.shape)} is not a scalar; pass the upstream gradient`);
@@ -58,7 +68,9 @@ export function backward(root: Tensor, upstream?: Tensor): void {
     if (!g) continue;
     grads.delete(t);
     if (!t.gradFn) {
+      // Every consumer ran before the leaf in reverse topological order: its gradient is final here.
       accumulateLeaf(t, g);
+      hooks.onLeafGrad?.(t);
       continue;
     }
     const inputGrads = t.gradFn.backward(g);

@@ -34,6 +34,12 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches requested ahead of the consumer (default max(2, 2 * workers)). */
   prefetch?: number;
+  /**
+   * Data-parallel slice: `batchSize` is the global batch and this loader yields rank `rank`'s part of
+   * each, positions [floor(rank * L / size), floor((rank + 1) * L / size)) of a global batch of L images
+   * (L = batchSize except for the last one). A last batch with fewer images than ranks is dropped.
+   */
+  shard?: { rank: number; size: number };
 }
 
 export interface Batch {
@@ -170,6 +176,7 @@ export class DataLoader {
   readonly spec: TransformSpec;
   /** Whether `epoch()` augments (false for loaders without augmentation options). */
   readonly augmenting: boolean;
+  readonly shard: { rank: number; size: number };
   private readonly images: ImageArray;
   private readonly lut: Float32Array | null;
   private pool: WorkerPool | null = null;
@@ -188,6 +195,11 @@ export class DataLoader {
     this.shuffle = opts.shuffle ?? true;
     this.seed = (opts.seed ?? 0) >>> 0;
     this.dropLast = opts.dropLast ?? false;
+    this.shard = opts.shard ?? { rank: 0, size: 1 };
+    const { rank, size } = this.shard;
+    if (!Number.isInteger(size) || size < 1 || !Number.isInteger(rank) || rank < 0 || rank >= size) {
+      throw new DataError(`${where}: shard ${rank} of ${size} is invalid`);
+    }
     this.workers = workers;
     this.prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * workers));
     const c = dataset.shape[1];
@@ -215,7 +227,9 @@ export class DataLoader {
   /** Batches per epoch. */
   get batchesPerEpoch(): number {
     const n = this.length;
-    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+    const full = Math.floor(n / this.batchSize);
+    const rest = n - full * this.batchSize;
+    return full + (!this.dropLast && rest >= this.shard.size ? 1 : 0);
   }
 
   private orderCache: { epoch: number; order: Int32Array } | null = null;
@@ -240,7 +254,10 @@ export class DataLoader {
       throw new DataError(`${this.dataset.meta.name}: batch index ${b} is out of range (expected 0..${this.batchesPerEpoch - 1})`);
     }
     const o = this.order(epoch);
-    return o.slice(b * this.batchSize, Math.min(o.length, (b + 1) * this.batchSize));
+    const start = b * this.batchSize;
+    const len = Math.min(o.length, start + this.batchSize) - start;
+    const { rank, size } = this.shard;
+    return o.slice(start + Math.floor((rank * len) / size), start + Math.floor(((rank + 1) * len) / size));
   }
 
   private labelsOf(indices: Int32Array): Int32Array {

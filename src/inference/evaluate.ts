@@ -38,6 +38,24 @@ export class EvalAccumulator {
     }
   }
 
+  /** Loss sum, image count, then the confusion matrix row-major: what a sharded evaluation adds up. */
+  counts(): Float64Array {
+    const out = new Float64Array(2 + this.classes * this.classes);
+    out[0] = this.lossSum;
+    out[1] = this.n;
+    this.confusion.forEach((row, i) => out.set(row, 2 + i * this.classes));
+    return out;
+  }
+
+  /** An accumulator holding `counts()` (e.g. summed over ranks). */
+  static fromCounts(classes: number, counts: Float64Array): EvalAccumulator {
+    const a = new EvalAccumulator(classes);
+    a.lossSum = counts[0];
+    a.n = counts[1];
+    a.confusion.forEach((row, i) => row.splice(0, classes, ...counts.subarray(2 + i * classes, 2 + (i + 1) * classes)));
+    return a;
+  }
+
   result(): EvalResult {
     const correct = this.confusion.reduce((s, row, i) => s + row[i], 0);
     const perClass = this.confusion.map((row, i) => {

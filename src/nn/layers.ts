@@ -1,4 +1,4 @@
-import type { Activation, Shape } from '../backend/backend.js';
+import type { Activation, BatchNormOptions, Shape } from '../backend/backend.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../ops/index.js';
@@ -44,6 +44,14 @@ export class Conv2d extends Module {
  * fused activation: BN-act is the pre-activation unit of the paper's blocks, and a fused kernel
  * saves a full pass over the activations.
  */
+/**
+ * Batch statistics computed over more than this process's batch (data-parallel `--sync-bn`): the
+ * training-mode forward of a BatchNorm2d that has one. Implemented in src/distributed.
+ */
+export interface BatchNormSync {
+  forward(x: Tensor, bn: BatchNorm2d, opts: BatchNormOptions): Tensor;
+}
+
 export class BatchNorm2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -51,6 +59,8 @@ export class BatchNorm2d extends Module {
   readonly runningVar: Tensor;
   momentum = 0.1;
   eps = 1e-5;
+  /** Set by `useSyncBatchNorm` for data-parallel training; null: statistics of this process's batch. */
+  sync: BatchNormSync | null = null;
 
   constructor(readonly channels: number, readonly activation: Activation = 'identity') {
     super();
@@ -62,7 +72,9 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return ops.batchNorm(x, this, this.training, { momentum: this.momentum, eps: this.eps, activation: this.activation });
+    const opts = { momentum: this.momentum, eps: this.eps, activation: this.activation };
+    if (this.training && this.sync) return this.sync.forward(x, this, opts);
+    return ops.batchNorm(x, this, this.training, opts);
   }
 }
 

@@ -21,6 +21,10 @@ export interface EpochMetrics {
   seconds: number;
   /** Training throughput, images per second. */
   img_per_s: number;
+  /** Data-parallel runs: number of ranks, and per step the seconds in gradient allreduce and the part not overlapped with backward. */
+  world_size?: number;
+  allreduce_s_per_step?: number;
+  allreduce_wait_s_per_step?: number;
 }
 
 /** The numeric fields of EpochMetrics that can be plotted against the epoch. */

@@ -109,6 +109,9 @@ const METRIC_TITLES: Record<MetricName, string> = {
   val_acc: 'validation accuracy',
   seconds: 'seconds per epoch',
   img_per_s: 'images / s',
+  world_size: 'ranks',
+  allreduce_s_per_step: 'allreduce s / step',
+  allreduce_wait_s_per_step: 'allreduce wait s / step',
 };
 
 function checkRows(fn: string, rows: unknown, where: string): EpochMetrics[] {

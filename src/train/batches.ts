@@ -71,10 +71,12 @@ function augmentOptions(a: Augment): AugmentOptions {
  * every augmentation draw depend only on (seed, epoch, image index), so a resumed run replays them
  * exactly. The last partial batch is kept (as PyTorch's DataLoader does by default).
  */
-export function trainLoader(ds: Dataset, cfg: DataConfig, stats: { mean: number[]; std: number[] }): DataLoader {
+export function trainLoader(
+  ds: Dataset, cfg: DataConfig, stats: { mean: number[]; std: number[] }, shard?: { rank: number; size: number },
+): DataLoader {
   return new DataLoader(ds, {
     batchSize: cfg.batch, shuffle: true, seed: cfg.seed, augment: augmentOptions(cfg.augment),
-    normalize: { mean: stats.mean, std: stats.std }, workers: cfg.workers,
+    normalize: { mean: stats.mean, std: stats.std }, workers: cfg.workers, ...(shard ? { shard } : {}),
   });
 }
 

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Network } from '../models/network.js';
 import type { SGD } from '../optim/sgd.js';
 import { metaFromStrings, metaToStrings, type ModelMeta } from '../inference/modelMeta.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { parseSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { HostTensors } from '../inference/weights.js';
 import { toFloat32 } from '../inference/weights.js';
 
@@ -16,6 +16,9 @@ export interface TrainState {
   /** State of the model's Rng (dropout masks) after `epoch` epochs. */
   rng: number[];
   best: { epoch: number; valAcc: number; valLoss: number } | null;
+  /** Data-parallel runs: how many ranks wrote it, and every rank's dropout Rng state (rank order). */
+  worldSize?: number;
+  rankRngs?: number[][];
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -48,10 +51,19 @@ export interface LoadedCheckpoint {
   optimizerSteps: number;
 }
 
-export function readCheckpoint(dir: string): LoadedCheckpoint {
+/** The checkpoint file's bytes (a data-parallel run's rank 0 reads them and broadcasts them). */
+export function readCheckpointBytes(dir: string): Uint8Array {
   const file = path.join(dir, CHECKPOINT_FILE);
   if (!existsSync(file)) throw new Error(`${file}: no checkpoint to resume from (expected the file a previous 'wrn train --out ${dir}' writes after each epoch)`);
-  const f = readSafetensors(file);
+  return readFileSync(file);
+}
+
+export function readCheckpoint(dir: string): LoadedCheckpoint {
+  return parseCheckpoint(readCheckpointBytes(dir), path.join(dir, CHECKPOINT_FILE));
+}
+
+export function parseCheckpoint(bytes: Uint8Array, file: string): LoadedCheckpoint {
+  const f = parseSafetensors(bytes, file);
   const parse = (key: string): Record<string, unknown> => {
     const text = f.metadata[key];
     if (text === undefined) throw new Error(`${file}: metadata field '${key}' is missing`);
@@ -75,7 +87,11 @@ export function readCheckpoint(dir: string): LoadedCheckpoint {
   return {
     file,
     meta: metaFromStrings(f.metadata, file),
-    state: { epoch: st.epoch, step: st.step, rng: st.rng as number[], best: (st.best as TrainState['best']) ?? null },
+    state: {
+      epoch: st.epoch, step: st.step, rng: st.rng as number[], best: (st.best as TrainState['best']) ?? null,
+      ...(typeof st.worldSize === 'number' ? { worldSize: st.worldSize } : {}),
+      ...(Array.isArray(st.rankRngs) ? { rankRngs: st.rankRngs as number[][] } : {}),
+    },
     config: parse('train_config'),
     model,
     momentum,

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Builds the MPI addon (native/mpi/build/Release/wrn_mpi.node) when Open MPI's compiler wrapper is
+// installed. It is a separate node-gyp project from the oneDNN addon, so a machine without libmpi
+// still gets the oneDNN backend. Never fails an `npm install`: without mpicxx (or when the build
+// breaks) it prints one line and exits 0; `--strict` (npm run build:mpi) fails loudly.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const strict = process.argv.includes('--strict');
+const hasMpicxx = spawnSync('mpicxx', ['--showme:version'], { stdio: 'ignore' }).status === 0;
+
+if (process.env.WRN_SKIP_MPI || !hasMpicxx) {
+  console.log('Open MPI not found: multi-process training (mpirun) is unavailable; `sudo apt-get install openmpi-bin libopenmpi-dev && npm run build:mpi` adds it');
+  process.exit(strict && !process.env.WRN_SKIP_MPI ? 1 : 0);
+}
+
+function nodeGyp() {
+  if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) {
+    return [process.execPath, [process.env.npm_config_node_gyp]];
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    return [process.execPath, [require.resolve('node-gyp/bin/node-gyp.js')]];
+  } catch {
+    return ['npx', ['--yes', 'node-gyp']];
+  }
+}
+
+const [cmd, pre] = nodeGyp();
+const extra = ['--directory', path.join(root, 'native/mpi')];
+const prefix = path.resolve(path.dirname(process.execPath), '..');
+if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include/node/node_api.h'))) extra.push(`--nodedir=${prefix}`);
+const r = spawnSync(cmd, [...pre, 'rebuild', ...extra], { cwd: root, stdio: strict ? 'inherit' : ['ignore', 'ignore', 'inherit'] });
+if (r.status !== 0) {
+  const msg = 'MPI addon build failed: multi-process training is unavailable (run `npm run build:mpi` to see why)';
+  if (strict) {
+    console.error(msg);
+    process.exit(r.status ?? 1);
+  }
+  console.log(msg);
+  process.exit(0);
+}
+console.log('MPI addon built: native/mpi/build/Release/wrn_mpi.node');
