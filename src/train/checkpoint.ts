@@ -55,7 +55,8 @@ export interface LoadedCheckpoint {
 export function readCheckpointBytes(dir: string): Uint8Array {
   const file = path.join(dir, CHECKPOINT_FILE);
   if (!existsSync(file)) throw new Error(`${file}: no checkpoint to resume from (expected the file a previous 'wrn train --out ${dir}' writes after each epoch)`);
-  return readFileSync(file);
+  // A plain Uint8Array, not a Buffer: Buffer.slice() shares memory, which parseSafetensors relies on not doing.
+  return new Uint8Array(readFileSync(file));
 }
 
 export function readCheckpoint(dir: string): LoadedCheckpoint {
