@@ -53,13 +53,13 @@ export interface BenchResult {
   input: number[];
 }
 
-function median(a: number[]): number {
+export function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function resolveBackend(b: BenchOptions['backend'], precision: Precision): Backend {
+export function resolveBackend(b: BenchOptions['backend'], precision: Precision): Backend {
   if (b && typeof b === 'object') {
     if (b.precision !== precision) b.setPrecision(precision);
     return b;
