@@ -21,5 +21,6 @@ export { evaluate, type EvaluateOptions, type Evaluation } from './inference/eva
 export { loadModel, Classifier, topK, type Prediction, type ImageInput } from './inference/classifier.js';
 export { evaluateBatches, type EvalResult } from './inference/evaluate.js';
 export { saveWeights, readAnyWeights } from './inference/weights.js';
+export * as distributed from './distributed/index.js';
 export type { ModelMeta } from './inference/modelMeta.js';
 export { extractFeatures, stageShapes, type FeatureBatch, type ExtractFeaturesOptions } from './inference/features.js';

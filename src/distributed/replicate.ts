@@ -61,13 +61,16 @@ export function checkAgreement(world: World, mine: Record<string, unknown>): voi
   else keys.forEach((k, i) => { differs[i] = JSON.stringify(root[k]) === JSON.stringify(mine[k]) ? 0 : 1; });
   const all = world.allgather(differs);
   const problems: string[] = [];
+  const fields = new Set<string>();
   all.forEach((d, r) => {
-    const fields = keys.filter((_, i) => d[i] > 0);
-    if (d[keys.length] > 0) fields.push('(version of wrn)');
-    if (fields.length) problems.push(`rank ${r} differs in ${fields.join(', ')}`);
+    const mine = keys.filter((_, i) => d[i] > 0);
+    mine.forEach((k) => fields.add(k));
+    if (d[keys.length] > 0) mine.push('(a different version of wrn)');
+    if (mine.length) problems.push(`rank ${r} differs in ${mine.join(', ')}`);
   });
   if (problems.length) {
-    throw new AgreedError(`ranks were launched with different configurations: ${problems.join('; ')} ` +
-      `(rank 0 has ${keys.filter((k) => problems.some((p) => p.includes(k))).map((k) => `${k}=${JSON.stringify(root[k])}`).join(', ')})`);
+    const rootValues = [...fields].map((k) => `${k}=${JSON.stringify(root[k])}`).join(', ');
+    throw new AgreedError(`ranks were launched with different configurations: ${problems.join('; ')}` +
+      (rootValues ? ` (rank 0 has ${rootValues})` : ''));
   }
 }

@@ -127,7 +127,7 @@ export async function train(
     arch: cfg.arch, classes: data.classes.length, inChannels: c, inputSize: h, mean: data.stats.mean, std: data.stats.std,
     labels: data.classes, activation: cfg.activation, dropout: cfg.dropout, dataset: data.name,
   };
-  if (world) checkAgreement(world, fingerprint(cfg, data, backend.name, backendIsa(backend)));
+  if (world) checkAgreement(world, { ...fingerprint(cfg, data, backend.name, backendIsa(backend)), bucketBytes: opts.bucketBytes ?? DEFAULT_BUCKET_BYTES });
   const rng = new Rng(cfg.seed);
   const model = createModel(cfg.arch, { classes: meta.classes, inChannels: c, dropout: cfg.dropout, activation: cfg.activation, rng });
   // Dropout masks: rank 0 continues the single-process stream, other ranks get their own (seed, rank).
@@ -362,7 +362,7 @@ function fingerprint(cfg: TrainConfig, data: DatasetSplits, backend: string, isa
   return {
     ...recipe,
     data: { name: data.name, train: data.train.shape, val: data.val?.shape ?? null, test: data.test?.shape ?? null, labels: h },
-    backend, isa, version: 1,
+    backend, isa,
   };
 }
 
