@@ -104,7 +104,7 @@ export function claimRunDir(dir: string, overwrite: boolean): void {
 }
 
 /** Flags that say how a run executes, not what it computes: the only ones --resume accepts. */
-export const RESUME_MAY_CHANGE = ['--resume', '--backend', '--workers', '--debug'];
+export const RESUME_MAY_CHANGE = ['--resume', '--backend', '--workers', '--debug', '--bucket-mb', '--comm-timeout'];
 
 /** Refuses --resume with flags that would change the saved recipe, listing them. */
 export function checkResumeFlags(dir: string, given: string[]): void {

@@ -49,7 +49,7 @@ export async function runDistributed<T>(
     }
     const err = e as Error;
     const bug = err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || !(err instanceof Error);
-    console.error(`wrn: rank ${launch.rank}: ${bug || process.env.WRN_DEBUG ? String(err.stack ?? err) : err.message}`);
+    console.error(`wrn: rank ${launch.rank}: ${bug || process.env.WRN_DEBUG || process.argv.includes('--debug') ? String(err.stack ?? err) : err.message}`);
     world.abort(1);
   }
 }

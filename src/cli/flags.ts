@@ -134,6 +134,13 @@ export const RUN = {
   overwrite: bool('--overwrite', 'train into an --out that already holds a run, replacing it'),
 };
 
+/** Data-parallel runs under mpirun (ignored by a plain run). */
+export const DISTRIBUTED = {
+  syncBn: bool('--sync-bn', "under mpirun: batch-norm statistics over the global batch (default: each rank's own)", true),
+  bucketMb: num('--bucket-mb <MB>', 'under mpirun: gradient allreduce bucket size in MiB (default 4)', 0, 4096, true),
+  commTimeout: num('--comm-timeout <S>', 'under mpirun: seconds a rank waits for the others before the job is aborted (default 300)', 0, 7 * 24 * 3600, true),
+};
+
 /** Options read from a JSON file (keys: the flags' names in camelCase; flags win). */
 export const CONFIG = {
   config: text('--config <file.json>', 'read options from a JSON file: keys are the flag names in camelCase (flags win)', false),

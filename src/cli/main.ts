@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { mpiLaunch } from '../distributed/launch.js';
 import { register as registerSummary } from './commands/summary.js';
 import { register as registerData } from './commands/data.js';
 import { register as registerTrain } from './commands/train.js';
@@ -24,7 +25,8 @@ program
   .option('--debug', 'show stack traces of errors (also WRN_DEBUG=1)')
   // Commander's own errors (unknown option, missing argument) as one line; inherited by every command.
   .configureOutput({
-    outputError: (str, write) => write(`wrn: ${str.replace(/^error: /, '').trim()} (see --help)\n`),
+    // Under mpirun every rank parses the same line: only rank 0 reports a parse error.
+    outputError: (str, write) => { if ((mpiLaunch()?.rank ?? 0) === 0) write(`wrn: ${str.replace(/^error: /, '').trim()} (see --help)\n`); },
   });
 
 registerSummary(program);

@@ -11,7 +11,7 @@ export type RecipeValues = Values<typeof RECIPE> & Omit<Values<typeof DATA>, 'da
 /** Everything of a TrainConfig but arch, data and out. Dropout stays unset unless given: its default depends on the net. */
 export type ResolvedRecipe = Omit<TrainConfig, 'arch' | 'data' | 'out' | 'dropout' | 'init' | 'freezeStages' | 'headLrMult'> & { dropout?: number };
 
-export function recipeFrom(v: RecipeValues): ResolvedRecipe {
+export function recipeFrom(v: RecipeValues & { syncBn?: boolean | undefined }): ResolvedRecipe {
   const d = PAPER_DEFAULTS;
   return {
     epochs: v.epochs ?? d.epochs,
@@ -40,5 +40,6 @@ export function recipeFrom(v: RecipeValues): ResolvedRecipe {
     workers: v.workers ?? d.workers,
     imageSize: v.imageSize ?? d.imageSize,
     channels: v.channels ?? d.channels,
+    syncBn: v.syncBn ?? d.syncBn,
   };
 }

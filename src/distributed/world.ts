@@ -134,6 +134,12 @@ export class World {
     return this.bcastBytes(bytes);
   }
 
+  /** `fromRoot` for a JSON value (undefined becomes null). */
+  fromRootJson<T>(fn: () => T): T {
+    const bytes = this.fromRoot(() => new TextEncoder().encode(JSON.stringify(fn() ?? null)));
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  }
+
   /** Every rank's fixed-length vector, rank-major (an allgather built on a sum allreduce). */
   allgather(mine: ArrayLike<number>): Float64Array[] {
     const k = mine.length;
