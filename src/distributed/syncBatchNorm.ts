@@ -16,6 +16,7 @@ import { formatShape } from '../core/shape.js';
 import { type Tensor, wrap } from '../core/tensor.js';
 import type { Module } from '../nn/module.js';
 import { BatchNorm2d, type BatchNormSync } from '../nn/layers.js';
+import { batchNorm } from '../ops/batchNorm.js';
 import { gradFn } from '../ops/gradFn.js';
 import type { World } from './world.js';
 
@@ -56,6 +57,8 @@ export class SyncBatchNorm implements BatchNormSync {
   }
 
   forward(x: Tensor, bn: BatchNorm2d, opts: BatchNormOptions): Tensor {
+    // Shape-only forwards (the meta backend, e.g. featureInfo) have no values to share.
+    if (x.backend.name === 'meta') return batchNorm(x, bn, true, opts);
     const g = geometry(x, bn.channels);
     const b = x.backend;
     const xs = b.read(x.storage, x.shape);
