@@ -13,7 +13,7 @@ import { SGD } from '../optim/sgd.js';
 import { DEFAULT_BUCKET_BYTES, GradientSync } from './gradientSync.js';
 import { broadcastModel } from './replicate.js';
 import { trainStepDistributed } from './step.js';
-import { AgreedError, type World } from './world.js';
+import { AgreedError, checkGlobalBatch, type World } from './world.js';
 
 export interface DistributedBenchResult extends BenchResult {
   world_size: number;
@@ -31,7 +31,7 @@ export async function runBenchDistributed(world: World, o: BenchOptions & { buck
   const steps = o.steps ?? 10;
   const warmup = o.warmup ?? 2;
   if ((o.mode ?? 'train') !== 'train') throw new AgreedError('bench under mpirun measures data-parallel training: use --mode train');
-  if (batch % world.size !== 0) throw new AgreedError(`--batch ${batch} is the global batch and must be divisible by the ${world.size} ranks`);
+  checkGlobalBatch(world, batch);
   const local = batch / world.size;
   const backend = resolveBackend(o.backend, precision);
   setBackend(backend);

@@ -165,3 +165,11 @@ export class World {
     this.addon.finalize();
   }
 }
+
+/** `--batch` is the global batch: it must split evenly over the ranks (every rank raises this alike). */
+export function checkGlobalBatch(world: World, batch: number): void {
+  if (batch % world.size !== 0) {
+    throw new AgreedError(`--batch ${batch} is the global batch and must be divisible by the ${world.size} ranks ` +
+      `(e.g. --batch ${Math.max(1, Math.round(batch / world.size)) * world.size})`);
+  }
+}

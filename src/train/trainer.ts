@@ -21,7 +21,7 @@ import { DEFAULT_BUCKET_BYTES, GradientSync } from '../distributed/gradientSync.
 import { averageRunningStats, broadcastModel, checkAgreement } from '../distributed/replicate.js';
 import { trainStepDistributed, type DataParallel } from '../distributed/step.js';
 import { useSyncBatchNorm } from '../distributed/syncBatchNorm.js';
-import { AgreedError, type World } from '../distributed/world.js';
+import { AgreedError, checkGlobalBatch, type World } from '../distributed/world.js';
 import type { DatasetSplits } from '../data/dataset.js';
 import { trainStep } from './step.js';
 import { readWeights, saveWeights } from '../inference/weights.js';
@@ -109,10 +109,7 @@ export async function train(
 ): Promise<TrainResult> {
   // A data-parallel run has one writer: rank 0 owns the run directory.
   const writer = !world || world.isRoot;
-  if (world && cfg.batch % world.size !== 0) {
-    throw new AgreedError(`--batch ${cfg.batch} is the global batch and must be divisible by the ${world.size} ranks ` +
-      `(e.g. --batch ${Math.max(1, Math.round(cfg.batch / world.size)) * world.size})`);
-  }
+  if (world) checkGlobalBatch(world, cfg.batch);
   if (writer) mkdirSync(cfg.out, { recursive: true });
   const ckpt = resume ? loadCheckpoint(cfg.out, world) : null;
   const { backend, notice } = selectBackend(cfg.backend, cfg.precision);

@@ -6,7 +6,7 @@ import { MetaBackend } from '../../backend/meta.js';
 import { withBackend } from '../../core/engine.js';
 import { createModel, parseArch } from '../../models/registry.js';
 import { PAPER_DEFAULTS, train, type TrainConfig, type TrainEvents } from '../../train/trainer.js';
-import type { World } from '../../distributed/world.js';
+import { checkGlobalBatch, type World } from '../../distributed/world.js';
 import { DEFAULT_COMM_TIMEOUT_S, describeWorld, runDistributed } from '../distributed.js';
 import { checkMemory, checkResumeFlags, claimRunDir, expectedInput, readSavedConfig } from '../checks.js';
 import { addFlags, ARCH, COMPUTE, CONFIG, DATA, DISTRIBUTED, FINETUNE, givenNames, readFlags, RECIPE, RUN, type Values } from '../flags.js';
@@ -52,6 +52,7 @@ export function register(program: Command): void {
         const cfg = fresh ?? (world ? world.fromRootJson(() => resumeConfig(f)) : resumeConfig(f));
         // The run directory belongs to rank 0 (it alone writes it, and --overwrite empties it).
         if (fresh) (world ? world.fromRootJson(() => claimRunDir(fresh.out, Boolean(f.overwrite))) : claimRunDir(fresh.out, Boolean(f.overwrite)));
+        if (world) checkGlobalBatch(world, cfg.batch);
         if (world && speaks) console.log(describeWorld(world, cfg.batch) + (cfg.syncBn ? ', sync-bn' : ''));
         await trainCommand(cfg, Boolean(f.resume), speaks, world, Math.round((f.bucketMb ?? 4) * 1048576));
       }, f0(c).commTimeout ?? DEFAULT_COMM_TIMEOUT_S);
