@@ -5,9 +5,9 @@
 // breaks) it prints one line and exits 0; `--strict` (npm run build:mpi) fails loudly.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rebuildAddon } from './node-gyp.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
@@ -18,28 +18,12 @@ if (process.env.WRN_SKIP_MPI || !hasMpicxx) {
   process.exit(strict && !process.env.WRN_SKIP_MPI ? 1 : 0);
 }
 
-function nodeGyp() {
-  if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) {
-    return [process.execPath, [process.env.npm_config_node_gyp]];
-  }
-  try {
-    const require = createRequire(import.meta.url);
-    return [process.execPath, [require.resolve('node-gyp/bin/node-gyp.js')]];
-  } catch {
-    return ['npx', ['--yes', 'node-gyp']];
-  }
-}
-
-const [cmd, pre] = nodeGyp();
-const extra = ['--directory', path.join(root, 'native/mpi')];
-const prefix = path.resolve(path.dirname(process.execPath), '..');
-if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include/node/node_api.h'))) extra.push(`--nodedir=${prefix}`);
-const r = spawnSync(cmd, [...pre, 'rebuild', ...extra], { cwd: root, stdio: strict ? 'inherit' : ['ignore', 'ignore', 'inherit'] });
-if (r.status !== 0) {
+const status = rebuildAddon(root, { directory: 'native/mpi', strict });
+if (status !== 0) {
   const msg = 'MPI addon build failed: multi-process training is unavailable (run `npm run build:mpi` to see why)';
   if (strict) {
     console.error(msg);
-    process.exit(r.status ?? 1);
+    process.exit(status);
   }
   console.log(msg);
   process.exit(0);

@@ -2,11 +2,10 @@
 // Builds the oneDNN addon (build/Release/wrn_native.node) when oneDNN's headers are installed.
 // Never fails an `npm install`: without oneDNN (or when the build breaks) it prints one line and
 // exits 0, and the package uses the TypeScript backend. `--strict` (npm run build:native) fails loudly.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rebuildAddon } from './node-gyp.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
@@ -18,30 +17,12 @@ if (process.env.WRN_SKIP_NATIVE || !header) {
   process.exit(strict && !process.env.WRN_SKIP_NATIVE ? 1 : 0);
 }
 
-function nodeGyp() {
-  // Inside npm lifecycle scripts npm names its own bundled node-gyp; otherwise use ours, then npx.
-  if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) {
-    return [process.execPath, [process.env.npm_config_node_gyp]];
-  }
-  try {
-    const require = createRequire(import.meta.url);
-    return [process.execPath, [require.resolve('node-gyp/bin/node-gyp.js')]];
-  } catch {
-    return ['npx', ['--yes', 'node-gyp']];
-  }
-}
-
-const [cmd, pre] = nodeGyp();
-const extra = ['-j', 'max'];
-// Build against the running Node's own headers when they are installed (no download).
-const prefix = path.resolve(path.dirname(process.execPath), '..');
-if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include/node/node_api.h'))) extra.push(`--nodedir=${prefix}`);
-const r = spawnSync(cmd, [...pre, 'rebuild', ...extra], { cwd: root, stdio: strict ? 'inherit' : ['ignore', 'ignore', 'inherit'] });
-if (r.status !== 0) {
+const status = rebuildAddon(root, { strict, extra: ['-j', 'max'] });
+if (status !== 0) {
   const msg = 'oneDNN addon build failed: using the TypeScript backend (run `npm run build:native` to see why)';
   if (strict) {
     console.error(msg);
-    process.exit(r.status ?? 1);
+    process.exit(status);
   }
   console.log(msg);
   process.exit(0);

@@ -17,7 +17,7 @@ if grep -E '^package/(test|dist/test|docs|runs|src)/' "$work/contents" | head -n
   exit 1
 fi
 for f in package/bin/wrn.js package/dist/src/cli/main.js package/dist/src/index.js package/dist/src/index.d.ts \
-         package/binding.gyp package/native/src/addon.cc package/native/src/kernels.def package/native/tuning/conv2d-weights.json package/scripts/build-native.mjs package/README.md \
+         package/binding.gyp package/native/src/addon.cc package/native/src/kernels.def package/native/tuning/conv2d-weights.json package/scripts/build-native.mjs package/scripts/node-gyp.mjs package/README.md \
          package/native/mpi/binding.gyp package/native/mpi/addon.cc package/scripts/build-mpi.mjs; do
   grep -qx "$f" "$work/contents" || { echo "check-package: $f is missing from the tarball"; exit 1; }
 done
