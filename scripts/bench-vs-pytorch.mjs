@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// Our `wrn bench` against PyTorch (Debian's torch via /usr/bin/python3, the reference WRN of
-// ../shared/fixtures/generator/wrn.py) on the same configurations, in the same run, each in its own
-// process: img/s of both and the ratio. PyTorch runs with torch.set_num_threads(os.cpu_count()), NCHW and
+// Our `wrn bench` against PyTorch (the reference WRN of ../shared/fixtures/generator/wrn.py) on the same
+// configurations, in the same run, each in its own process: img/s of both and the ratio. The PyTorch is
+// --python's: by default the repo's .venv-bench (PyTorch 2.13, created by
+// `python3 -m venv .venv-bench && .venv-bench/bin/pip install torch==2.13.0+cpu numpy`) when it exists,
+// else Debian's /usr/bin/python3 (PyTorch 1.13). PyTorch runs with torch.set_num_threads(os.cpu_count()), NCHW and
 // channels_last (the faster counts), bf16 through torch.autocast('cpu', torch.bfloat16).
 //
 //   node scripts/bench-vs-pytorch.mjs [--archs wrn-16-4,wrn-28-10] [--modes train,infer]
 //     [--precisions fp32,bf16] [--batch 128] [--steps N] [--warmup N] [--rounds R] [--backend native]
-//     [--generator DIR] [--json FILE]
+//     [--generator DIR] [--python PATH] [--json FILE]
 //
-// Default steps: wrn-28-10 (and other big nets) 5 (+3 warm-up); others 20 (+5). With --rounds R > 1 the
-// two sides alternate R times and the median of each side counts (this machine may be shared).
+// Default steps: wrn-28-10 (and other big nets) 5 (+3 warm-up); others 20 (+5). The two sides alternate
+// --rounds times (default 3; this machine may be shared): the median of each side counts, and the min–max
+// of each side is reported beside it. The CPU's ISA flags (AVX2/AVX-512/VNNI/BF16/AMX) are printed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,11 +36,16 @@ const archs = list(flag('archs', 'wrn-16-4,wrn-28-10'));
 const modes = list(flag('modes', 'train,infer'));
 const precisions = list(flag('precisions', 'fp32,bf16'));
 const batch = Number(flag('batch', '128'));
-const rounds = Number(flag('rounds', '1'));
+const rounds = Number(flag('rounds', '3'));
 const backend = flag('backend', 'native');
 const generator = path.resolve(root, flag('generator', '../shared/fixtures/generator'));
 const jsonOut = flag('json', '');
-const python = '/usr/bin/python3';
+const venvPython = path.join(root, '.venv-bench/bin/python');
+const python = flag('python', existsSync(venvPython) ? venvPython : '/usr/bin/python3');
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`bench-vs-pytorch: --rounds must be a positive integer, got '${flag('rounds', '3')}'`);
+  process.exit(2);
+}
 
 for (const [what, ok] of [
   [`${generator}/wrn.py`, existsSync(path.join(generator, 'wrn.py'))],
@@ -89,8 +97,24 @@ function torch(arch, mode, precision, steps, warmup) {
 }
 
 const load = () => os.loadavg()[0].toFixed(1);
+
+/** The x86 ISA extensions that decide which oneDNN kernels run (from /proc/cpuinfo; '?' elsewhere). */
+function isaFlags() {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '?';
+  }
+  const line = text.split('\n').find((l) => l.startsWith('flags')) ?? '';
+  const have = new Set(line.split(':')[1]?.trim().split(/\s+/) ?? []);
+  const wanted = ['avx2', 'avx_vnni', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8'];
+  return wanted.filter((f) => have.has(f)).join(' ') || 'none of avx2/avx512/vnni/amx';
+}
+const spread = (a) => `${Math.min(...a).toFixed(1)}–${Math.max(...a).toFixed(1)}`;
 const rows = [];
-console.error(`batch ${batch}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), rounds ${rounds}, load ${load()}`);
+const isa = isaFlags();
+console.error(`batch ${batch}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}; ISA: ${isa}), rounds ${rounds}, load ${load()}, PyTorch from ${python}`);
 for (const arch of archs) {
   for (const mode of modes) {
     for (const precision of precisions) {
@@ -117,25 +141,27 @@ for (const arch of archs) {
       const row = {
         arch, mode, precision, batch, steps, warmup, rounds,
         ours_img_per_s: median(o), torch_img_per_s: median(t), ratio: median(o) / median(t),
+        ours_rounds: o, torch_rounds: t, ratio_min: Math.min(...o) / Math.max(...t), ratio_max: Math.max(...o) / Math.min(...t),
         ours_peak_rss_mb: ourRes.peak_rss_mb, torch_peak_rss_mb: torchRes.peak_rss_mb ?? null, ours_backend: ourRes.backend,
         torch_layout: torchRes.layout, torch_nchw: torchRes.nchw, torch_channels_last: torchRes.channels_last, torch_version: torchRes.torch,
         load_avg_1m: loads.join(' '),
       };
       rows.push(row);
-      console.error(`${arch} ${mode} ${precision}: ours ${row.ours_img_per_s.toFixed(1)} img/s, PyTorch ${row.torch_img_per_s.toFixed(1)} (${row.torch_layout}), ratio ${row.ratio.toFixed(2)}x  [load ${row.load_avg_1m}]`);
+      console.error(`${arch} ${mode} ${precision}: ours ${row.ours_img_per_s.toFixed(1)} (${spread(o)}) img/s, PyTorch ${row.torch_img_per_s.toFixed(1)} (${spread(t)}, ${row.torch_layout}), ratio ${row.ratio.toFixed(2)}x  [load ${row.load_avg_1m}]`);
     }
   }
 }
 
-const head = ['arch', 'mode', 'precision', 'ours img/s', 'PyTorch img/s', 'PyTorch layout', 'ratio', 'peak RSS MiB ours / PyTorch'];
-const body = rows.map((r) => [r.arch, r.mode, r.precision, r.ours_img_per_s.toFixed(1), r.torch_img_per_s.toFixed(1), r.torch_layout, `${r.ratio.toFixed(2)}x`,
+const head = ['arch', 'mode', 'precision', 'ours img/s median (min–max)', 'PyTorch img/s median (min–max)', 'PyTorch layout', 'ratio (range)', 'peak RSS MiB ours / PyTorch'];
+const body = rows.map((r) => [r.arch, r.mode, r.precision, `${r.ours_img_per_s.toFixed(1)} (${spread(r.ours_rounds)})`, `${r.torch_img_per_s.toFixed(1)} (${spread(r.torch_rounds)})`, r.torch_layout,
+  `${r.ratio.toFixed(2)}x (${r.ratio_min.toFixed(2)}–${r.ratio_max.toFixed(2)})`,
   `${r.ours_peak_rss_mb.toFixed(0)} / ${r.torch_peak_rss_mb === null ? '?' : r.torch_peak_rss_mb.toFixed(0)}`]);
 console.log(`| ${head.join(' | ')} |`);
 console.log(`|${head.map(() => '---').join('|')}|`);
 for (const b of body) console.log(`| ${b.join(' | ')} |`);
-if (rows[0]) console.log(`\nours: ${rows[0].ours_backend}; PyTorch ${rows[0].torch_version}; batch ${batch}`);
+if (rows[0]) console.log(`\nours: ${rows[0].ours_backend}; PyTorch ${rows[0].torch_version} (${python}); batch ${batch}; ${rounds} rounds alternating; CPU ISA: ${isa}`);
 if (jsonOut) {
   const tmp = `${jsonOut}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, rows }, null, 2));
+  writeFileSync(tmp, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, isa, python, rounds, rows }, null, 2));
   renameSync(tmp, jsonOut);
 }
