@@ -16,7 +16,12 @@ export const BINS = 2048;
 /** Quantization levels of a u8 activation above zero. */
 export const LEVELS = 255;
 
-/** Statistics of one activation: its maximum (pass 1) and a histogram over [0, max] (pass 2). */
+/**
+ * Statistics of one activation: its maximum (pass 1) and a histogram of its positive values over
+ * (0, max] (pass 2). Exact zeros (half of a ReLU's outputs) are left out: u8 represents them exactly,
+ * and in the entropy method their mass, merged with the first levels, pulled the threshold far down
+ * (measured: WRN-16-2 on Fashion-MNIST lost 14 points of accuracy with zeros counted).
+ */
 export class ActivationStats {
   max = 0;
   readonly hist = new Float64Array(BINS);
@@ -34,10 +39,10 @@ export class ActivationStats {
     const h = this.hist;
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
-      if (x <= 0) h[0]++;
-      else h[Math.min(BINS - 1, Math.floor(x * k))]++;
+      if (x <= 0) continue;
+      h[Math.min(BINS - 1, Math.floor(x * k))]++;
+      this.count++;
     }
-    this.count += v.length;
   }
 }
 

@@ -98,7 +98,7 @@ export async function quantizeFile(weightsFile: string, out: string, o: Quantize
     const size = o.calibSize ?? 1000;
     const calibSet = subset(train, sampleIndices(n, size, seed), 'calibration');
     const weights = await quantizeNetwork(model, weightsFile, () => evalBatches(calibSet, meta, { batch: o.batch ?? 100 }), {
-      method: o.method ?? 'entropy', percentile: o.percentile, weightBits: o.weightBits ?? defaultWeightBits(),
+      method: o.method ?? 'percentile', percentile: o.percentile, weightBits: o.weightBits ?? defaultWeightBits(),
       calibration: { data: o.calib, split: 'train', seed }, source: path.basename(weightsFile),
     });
     writeInt8Weights(out, weights, meta);

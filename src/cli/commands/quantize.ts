@@ -7,7 +7,7 @@ import { UserError } from '../userError.js';
 const FLAGS = {
   ...QUANTIZE,
   weights: required(QUANTIZE.weights),
-  method: withDefault(QUANTIZE.method, 'entropy'),
+  method: withDefault(QUANTIZE.method, 'percentile'),
   calibSize: withDefault(QUANTIZE.calibSize, 1000),
   seed: withDefault(QUANTIZE.seed, 0),
   backend: COMPUTE.backend,
