@@ -28,6 +28,8 @@ export function loadInt8(file: string): { model: Int8Model; meta: ModelMeta } {
   const { weights, meta: m } = readInt8Weights(file);
   if (!m.arch || !m.classes || !m.inChannels) throw new Error(`${file}: int8 metadata lacks arch, classes or in_channels`);
   const model = buildInt8Model(weights, { arch: m.arch, classes: m.classes, inChannels: m.inChannels, activation: m.activation ?? 'relu' }, file);
+  // The weights changed to run here (8 -> 7 bits without VNNI): say so on stderr rather than silently.
+  if (model.notice) console.error(`${file}: ${model.notice}`);
   const c = m.inChannels;
   const meta: ModelMeta = {
     arch: m.arch, classes: m.classes, inChannels: c, inputSize: m.inputSize ?? defaultInputSize(m.arch),

@@ -209,6 +209,32 @@ describe('quantized network', { skip }, () => {
   });
 });
 
+describe('CPUs without VNNI', { skip }, () => {
+  test('ONEDNN_MAX_CPU_ISA=AVX512_CORE: int8 still runs, in int8, with 7-bit weights (never silently fp32)', () => {
+    const out = execFileSync(process.execPath, [CLI, 'bench', '--arch', 'wrn-10-1', '--mode', 'infer', '--precision', 'int8', '--batch', '2', '--steps', '1', '--warmup', '0', '--json'],
+      { encoding: 'utf8', env: { ...process.env, ONEDNN_MAX_CPU_ISA: 'AVX512_CORE' } });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { backend: string; precision: string };
+    assert.equal(r.precision, 'int8');
+    assert.match(r.backend, /^int8 \(oneDNN u8s8 convolutions, 7-bit weights, ISA (avx512_core|avx2|avx|sse41)\)$/);
+  });
+
+  test('8-bit weights are narrowed to 7 bits at load where there is no VNNI, and say so', async () => {
+    setBackend(native!);
+    const net = randomNet('wrn-10-1', 3);
+    const w = await quantizeNetwork(net, 'test', () => batches(1, 1), { method: 'minmax', weightBits: 8, calibration: { data: 'random', split: 'train', seed: 0 } });
+    const m = buildInt8Model(w, { ...meta, arch: 'wrn-10-1' }, 'test');
+    if (bits === 7) {
+      assert.equal(m.weightBits, 7);
+      assert.match(m.notice ?? '', /no VNNI.*7 bits/);
+    } else {
+      assert.equal(m.weightBits, 8);
+      assert.equal(m.notice, null);
+    }
+    m.dispose();
+    net.dispose();
+  });
+});
+
 test('percentile and entropy thresholds clip outliers; minmax keeps the maximum', () => {
   const s = new ActivationStats();
   const r = new Rng(1);
