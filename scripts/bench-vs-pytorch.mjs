@@ -7,7 +7,7 @@
 // channels_last (the faster counts), bf16 through torch.autocast('cpu', torch.bfloat16).
 //
 //   node scripts/bench-vs-pytorch.mjs [--archs wrn-16-4,wrn-28-10] [--modes train,infer]
-//     [--precisions fp32,bf16] [--batch 128] [--steps N] [--warmup N] [--rounds R] [--backend native]
+//     [--precisions fp32,bf16,int8] [--batch 128] [--steps N] [--warmup N] [--rounds R] [--backend native]
 //     [--generator DIR] [--python PATH] [--json FILE]
 //
 // Default steps: wrn-28-10 (and other big nets) 5 (+3 warm-up); others 20 (+5). The two sides alternate
@@ -87,7 +87,19 @@ function ours(arch, mode, precision, steps, warmup) {
   return lastJson(r.stdout, 'wrn bench');
 }
 
+/**
+ * PyTorch at `precision`; for our int8 (inference), PyTorch's best of fp32 and bf16 (each at its faster
+ * layout) is the peer: what a PyTorch user would run.
+ */
 function torch(arch, mode, precision, steps, warmup) {
+  if (precision !== 'int8') return torchAt(arch, mode, precision, steps, warmup);
+  const a = torchAt(arch, mode, 'fp32', steps, warmup);
+  const b = torchAt(arch, mode, 'bf16', steps, warmup);
+  const best = a.img_per_s >= b.img_per_s ? a : b;
+  return { ...best, layout: `${best.precision} ${best.layout}`, fp32_img_per_s: a.img_per_s, bf16_img_per_s: b.img_per_s };
+}
+
+function torchAt(arch, mode, precision, steps, warmup) {
   const m = /^wrn-(\d+)-(\d+)$/.exec(arch);
   if (!m) throw new Error(`${arch}: the PyTorch side runs wrn-D-K only`);
   const r = spawnSync(python, [path.join(root, 'scripts/bench-vs-pytorch.py'), m[1], m[2], String(batch), mode, precision, String(steps), String(warmup), generator],
