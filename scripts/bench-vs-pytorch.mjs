@@ -8,7 +8,10 @@
 //
 //   node scripts/bench-vs-pytorch.mjs [--archs wrn-16-4,wrn-28-10] [--modes train,infer]
 //     [--precisions fp32,bf16,int8] [--batch 128] [--steps N] [--warmup N] [--rounds R] [--backend native]
-//     [--generator DIR] [--python PATH] [--json FILE]
+//     [--generator DIR] [--python PATH] [--int8-peers fp32,bf16] [--json FILE]
+//
+// int8 rows: ours int8 (and ours fp32, for the speed-up) against PyTorch's best of --int8-peers
+// (default fp32 and bf16, each at its faster layout).
 //
 // Default steps: wrn-28-10 (and other big nets) 5 (+3 warm-up); others 20 (+5). The two sides alternate
 // --rounds times (default 3; this machine may be shared): the median of each side counts, and the min–max
@@ -40,6 +43,7 @@ const rounds = Number(flag('rounds', '3'));
 const backend = flag('backend', 'native');
 const generator = path.resolve(root, flag('generator', '../shared/fixtures/generator'));
 const jsonOut = flag('json', '');
+const int8Peers = list(flag('int8-peers', 'fp32,bf16'));
 const venvPython = path.join(root, '.venv-bench/bin/python');
 const python = flag('python', existsSync(venvPython) ? venvPython : '/usr/bin/python3');
 if (!Number.isInteger(rounds) || rounds < 1) {
@@ -93,10 +97,9 @@ function ours(arch, mode, precision, steps, warmup) {
  */
 function torch(arch, mode, precision, steps, warmup) {
   if (precision !== 'int8') return torchAt(arch, mode, precision, steps, warmup);
-  const a = torchAt(arch, mode, 'fp32', steps, warmup);
-  const b = torchAt(arch, mode, 'bf16', steps, warmup);
-  const best = a.img_per_s >= b.img_per_s ? a : b;
-  return { ...best, layout: `${best.precision} ${best.layout}`, fp32_img_per_s: a.img_per_s, bf16_img_per_s: b.img_per_s };
+  const all = int8Peers.map((p) => torchAt(arch, mode, p, steps, warmup));
+  const best = all.reduce((x, y) => (y.img_per_s > x.img_per_s ? y : x));
+  return { ...best, layout: `${best.precision} ${best.layout}`, peers: Object.fromEntries(all.map((r) => [r.precision, r.img_per_s])) };
 }
 
 function torchAt(arch, mode, precision, steps, warmup) {
@@ -136,6 +139,7 @@ for (const arch of archs) {
       let ourRes;
       let torchRes;
       const loads = [load()];
+      const oFp32 = [];
       for (let i = 0; i < rounds; i++) {
         // Alternate which side goes first so that a noisy neighbour hurts both alike.
         const order = i % 2 === 0 ? ['ours', 'torch'] : ['torch', 'ours'];
@@ -143,6 +147,7 @@ for (const arch of archs) {
           if (side === 'ours') {
             ourRes = ours(arch, mode, precision, steps, warmup);
             o.push(ourRes.img_per_s);
+            if (precision === 'int8') oFp32.push(ours(arch, mode, 'fp32', steps, warmup).img_per_s);
           } else {
             torchRes = torch(arch, mode, precision, steps, warmup);
             t.push(torchRes.img_per_s);
@@ -153,7 +158,8 @@ for (const arch of archs) {
       const row = {
         arch, mode, precision, batch, steps, warmup, rounds,
         ours_img_per_s: median(o), torch_img_per_s: median(t), ratio: median(o) / median(t),
-        ours_rounds: o, torch_rounds: t, ratio_min: Math.min(...o) / Math.max(...t), ratio_max: Math.max(...o) / Math.min(...t),
+        ours_rounds: o, torch_rounds: t, ...(oFp32.length ? { ours_fp32_rounds: oFp32, ours_fp32_img_per_s: median(oFp32), int8_over_fp32: median(o) / median(oFp32) } : {}),
+        torch_peers: torchRes.peers ?? null, ratio_min: Math.min(...o) / Math.max(...t), ratio_max: Math.max(...o) / Math.min(...t),
         ours_peak_rss_mb: ourRes.peak_rss_mb, torch_peak_rss_mb: torchRes.peak_rss_mb ?? null, ours_backend: ourRes.backend,
         torch_layout: torchRes.layout, torch_nchw: torchRes.nchw, torch_channels_last: torchRes.channels_last, torch_version: torchRes.torch,
         load_avg_1m: loads.join(' '),
