@@ -17,7 +17,10 @@
         "native/src/pooling.cc",
         "native/src/linear.cc",
         "native/src/loss.cc",
-        "native/src/sgd.cc"
+        "native/src/sgd.cc",
+        "native/src/conv2d_int8.cc",
+        "native/src/quantize_int8.cc",
+        "native/src/int8_net.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,6 +1,6 @@
 """PyTorch side of scripts/bench-vs-pytorch.mjs: img/s of one WRN configuration on random data.
 
-Usage: /usr/bin/python3 scripts/bench-vs-pytorch.py DEPTH WIDTH BATCH MODE PRECISION STEPS WARMUP [GENERATOR_DIR]
+Usage: PYTHON scripts/bench-vs-pytorch.py DEPTH WIDTH BATCH MODE PRECISION STEPS WARMUP [GENERATOR_DIR]
 MODE is train|infer, PRECISION fp32|bf16. Runs channels_last, then NCHW, and prints one JSON line with
 both and the faster ("img_per_s"). The second layout stops early when its first measured step is already
 1.5x slower than the first layout's median (it cannot be the faster one; its partial median is reported).

@@ -152,12 +152,13 @@ Slot* slotOf(int64_t h) {
   return &slots[i];
 }
 
+}  // namespace
+
 Obj* lookupObj(int64_t h) {
   Slot* s = slotOf(h);
   if (!s) fail("native backend: storage used after dispose()");
   return s->obj.get();
 }
-}  // namespace
 
 int64_t registerObj(std::unique_ptr<Obj> o) {
   uint32_t i;

@@ -95,6 +95,8 @@ struct Saved : Obj {
 };
 
 int64_t registerObj(std::unique_ptr<Obj> o);
+/** Any live object (other kernel families' own Obj kinds: the int8 network); throws after dispose(). */
+Obj* lookupObj(int64_t h);
 Buf* lookupBuf(int64_t h);
 Saved* lookupSaved(int64_t h);
 void releaseObj(int64_t h);

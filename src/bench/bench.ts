@@ -11,14 +11,18 @@ import { createModel, defaultInputSize } from '../models/registry.js';
 import { SGD } from '../optim/sgd.js';
 import { predictLogits } from '../inference/predict.js';
 import { trainStep } from '../train/step.js';
+import { buildInt8Model, defaultWeightBits, quantizeNetworkSync } from '../quant/index.js';
+import type { Predictor } from '../inference/predictor.js';
 
 export type BenchMode = 'train' | 'infer';
+/** fp32/bf16 on the backend; int8: the model quantized (calibrated on random data) and run by the int8 path. */
+export type BenchPrecision = Precision | 'int8';
 
 export interface BenchOptions {
   arch: string;
   batch?: number;
   mode?: BenchMode;
-  precision?: Precision;
+  precision?: BenchPrecision;
   steps?: number;
   warmup?: number;
   /** 'js', 'native', 'auto' or a backend instance. */
@@ -35,7 +39,7 @@ export interface BenchOptions {
 export interface BenchResult {
   arch: string;
   mode: BenchMode;
-  precision: Precision;
+  precision: BenchPrecision;
   batch: number;
   backend: string;
   /** Images per second: batch / median step time after warm-up. */
@@ -67,16 +71,31 @@ export function resolveBackend(b: BenchOptions['backend'], precision: Precision)
   return selectBackend(b ?? 'auto', precision).backend;
 }
 
+/** The model as the int8 path runs it: minmax-calibrated on two random batches (speed only, not accuracy). */
+function int8Of(model: ReturnType<typeof createModel>, arch: string, inChannels: number, size: number, seed: number): Predictor {
+  const r = new Rng(seed + 1);
+  const shape = [16, inChannels, size, size];
+  const calib = Array.from({ length: 2 }, () => ({ x: Float32Array.from({ length: 16 * inChannels * size * size }, () => r.normal()), labels: new Int32Array(16), shape }));
+  const w = quantizeNetworkSync(model, arch, () => calib, {
+    method: 'minmax', weightBits: defaultWeightBits(), calibration: { data: 'random', split: 'random', seed },
+  });
+  return buildInt8Model(w, { arch, classes: model.config.classes, inChannels, activation: model.config.activation }, arch);
+}
+
 export function runBench(o: BenchOptions): BenchResult {
   const batch = o.batch ?? 128;
   const mode = o.mode ?? 'train';
   const precision = o.precision ?? 'fp32';
+  if (precision === 'int8' && mode !== 'infer') throw new Error('bench: --precision int8 runs inference only (--mode infer)');
+  if (precision === 'int8' && o.backend !== undefined && o.backend !== 'native' && o.backend !== 'auto' && (typeof o.backend !== 'object' || o.backend.name !== 'native')) {
+    throw new Error('bench: --precision int8 runs on the oneDNN (native) backend only');
+  }
   const steps = o.steps ?? 10;
   const warmup = o.warmup ?? 2;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`bench: batch must be a positive integer, got ${batch}`);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`bench: steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`bench: warmup must be a non-negative integer, got ${warmup}`);
-  const backend = resolveBackend(o.backend, precision);
+  const backend = resolveBackend(precision === 'int8' ? 'native' : o.backend, precision === 'int8' ? 'fp32' : precision);
   const previous = engine.hasBackend() ? getBackend() : null;
   setBackend(backend);
   try {
@@ -92,11 +111,14 @@ export function runBench(o: BenchOptions): BenchResult {
     const params = model.parameters().reduce((n, p) => n + p.size, 0);
     const opt = new SGD(model.namedParameters(), { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
     const times: number[] = [];
+    const int8 = precision === 'int8' ? int8Of(model, o.arch, inChannels, size, o.seed ?? 0) : null;
+    let describe = backend.describe();
+    if (int8 && 'describe' in int8 && typeof int8.describe === 'function') describe = String(int8.describe());
     try {
       for (let i = 0; i < warmup + steps; i++) {
         const t0 = performance.now();
         if (mode === 'train') trainStep(model, opt, { x, labels, shape });
-        else predictLogits(model, x, shape);
+        else predictLogits(int8 ?? model, x, shape);
         const ms = performance.now() - t0;
         if (i >= warmup) times.push(ms);
         o.onStep?.(i, ms);
@@ -104,6 +126,7 @@ export function runBench(o: BenchOptions): BenchResult {
     } finally {
       opt.dispose();
       model.dispose();
+      int8?.dispose();
     }
     const med = median(times);
     return {
@@ -111,7 +134,7 @@ export function runBench(o: BenchOptions): BenchResult {
       mode,
       precision,
       batch,
-      backend: backend.describe(),
+      backend: describe,
       img_per_s: (batch * 1000) / med,
       step_ms_median: med,
       step_ms_min: Math.min(...times),

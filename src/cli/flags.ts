@@ -160,6 +160,8 @@ export const BENCH = {
   mode: oneOf('--mode <m>', 'train | infer', ['train', 'infer']),
   steps: int('--steps <N>', 'measured steps', 1, 100_000),
   warmup: int('--warmup <N>', 'warm-up steps, not measured', 0, 10_000),
+  precision: oneOf('--precision <p>', 'fp32 | bf16 | int8 (default fp32; bf16 and int8 need the native backend; int8 times inference of the ' +
+    'net quantized on random data)', ['fp32', 'bf16', 'int8']),
 };
 
 /** `wrn eval`. */
@@ -172,6 +174,19 @@ export const EVAL = {
   batch: int('--batch <N>', 'batch size', 1, MAX_BATCH),
   limit: int('--limit <N>', 'evaluate the first N images only', 1, MAX_IMAGES),
   out: text('--out <dir>', 'where to write confusion.{svg,png} and eval.json (default: next to the weights)'),
+  fp32: text('--fp32 <file>', 'with int8 --weights: the fp32 weights they came from, evaluated on the same images; prints the accuracy change'),
+};
+
+/** `wrn quantize`. */
+export const QUANTIZE = {
+  weights: text('--weights <file>', 'fp32 weights of a pre-activation net (wrn-D-K, preact-resnet-N)'),
+  calib: text('--calib <name|path>', 'calibration images: a dataset name or path (its training split is sampled)'),
+  calibSize: int('--calib-size <N>', 'calibration images, drawn with --seed (default 1000)', 1, MAX_IMAGES),
+  method: oneOf('--method <m>', 'activation ranges: minmax | percentile | entropy (default percentile: the most accurate measured, see README)', ['minmax', 'percentile', 'entropy']),
+  percentile: num('--percentile <p>', 'percentile for --method percentile (default 99.99)', 50, 100),
+  weightBits: oneOf('--weight-bits <b>', '8, or 7 for CPUs without VNNI (default: 8 with VNNI, else 7)', ['7', '8']),
+  seed: int('--seed <S>', 'seed of the calibration sample (default 0)', 0, 2 ** 32 - 1),
+  out: text('--out <file>', 'int8 weights file to write (.safetensors)'),
 };
 
 /** `wrn predict`. */
@@ -190,6 +205,7 @@ export const EXPORT = {
   batchSize: int('--batch-size <n>', 'fixed batch size without --dynamic-batch', 1, MAX_BATCH),
   arch: make('--arch <name>', 'architecture, for weights without metadata', archName, identity, false),
   verify: bool('--verify', 'run the exported model with onnxruntime-node (if installed) and compare with our forward'),
+  int8: bool('--int8', 'int8 weights (from wrn quantize) -> a QDQ ONNX model (QuantizeLinear/DequantizeLinear around each int8 conv)'),
   web: text('--web <dir>', 'write the classification page (runs the model in the browser) as static files', false),
   triton: text('--triton <dir>', 'write a Triton model repository (ONNX, config.pbtxt with dynamic batching, labels)', false),
   name: make('--name <name>', 'model name for --triton/--web (default: the weights file name without extension)', modelName, identity, false),

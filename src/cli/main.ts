@@ -16,6 +16,7 @@ import { UserError } from './userError.js';
 /** --debug anywhere on the line (or WRN_DEBUG=1) shows stack traces; read before parsing so parse errors honour it too. */
 const debug = process.argv.includes('--debug') || ['1', 'true', 'yes'].includes((process.env.WRN_DEBUG ?? '').toLowerCase());
 import { register as registerFeatures } from './commands/features.js';
+import { register as registerQuantize } from './commands/quantize.js';
 
 const program = new Command();
 program
@@ -41,6 +42,7 @@ registerCompare(program);
 registerBench(program);
 registerFeatures(program);
 registerServe(program);
+registerQuantize(program);
 
 /** One line for any error; the stack only with --debug. Errors that are not the user's say so. */
 function report(e: unknown): void {

@@ -27,7 +27,9 @@ export interface DistributedBenchResult extends BenchResult {
 
 export async function runBenchDistributed(world: World, o: BenchOptions & { bucketBytes?: number }): Promise<DistributedBenchResult> {
   const batch = o.batch ?? 128;
-  const precision: Precision = o.precision ?? 'fp32';
+  const requested = o.precision ?? 'fp32';
+  if (requested === 'int8') throw new AgreedError('bench under mpirun measures data-parallel training, which int8 (an inference path) does not do');
+  const precision: Precision = requested;
   const steps = o.steps ?? 10;
   const warmup = o.warmup ?? 2;
   if ((o.mode ?? 'train') !== 'train') throw new AgreedError('bench under mpirun measures data-parallel training: use --mode train');

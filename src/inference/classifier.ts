@@ -4,7 +4,9 @@ import { normalise, preprocess as preprocessPixels } from '../preprocess/image.j
 import type { Network } from '../models/network.js';
 import { predictLogits, predictProbs, softmaxRows } from './predict.js';
 import type { ModelMeta } from './modelMeta.js';
+import { isPredictor, type Predictor } from './predictor.js';
 import { loadNetwork, readAnyWeights, type LoadOverrides } from './weights.js';
+import { loadInt8, isInt8File } from '../quant/load.js';
 
 export interface Prediction {
   label: string;
@@ -23,8 +25,8 @@ export interface ImageInput {
  * pixels and returns the top-k labels with probabilities.
  */
 export class Classifier {
-  constructor(readonly model: Network, readonly meta: ModelMeta) {
-    model.eval();
+  constructor(readonly model: Network | Predictor, readonly meta: ModelMeta) {
+    if (!isPredictor(model)) model.eval();
   }
 
   /** The model's input [C, H, W]: decoded (sharp) and preprocessed by src/preprocess as the web page does, or raw pixels normalised. */
@@ -69,6 +71,10 @@ export function topK(probs: Float32Array, labels: readonly string[], k: number):
 /** Loads a weights file (safetensors or .pth; with metadata, or with `overrides` for plain state dicts). */
 export async function loadModel(file: string, overrides: LoadOverrides = {}): Promise<Classifier> {
   if (!existsSync(file)) throw new Error(`${file}: no such weights file`);
+  if (isInt8File(file)) {
+    const { model, meta } = loadInt8(file);
+    return new Classifier(model, meta);
+  }
   const { tensors, meta } = await readAnyWeights(file);
   const { model, meta: full } = loadNetwork(file, tensors, meta, overrides);
   return new Classifier(model, full);

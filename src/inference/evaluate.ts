@@ -4,6 +4,7 @@ import { resolveDataset } from '../data/resolve.js';
 import { transformBatch } from '../data/transforms.js';
 import type { Network } from '../models/network.js';
 import { loadModel, type Classifier } from './classifier.js';
+import type { Predictor } from './predictor.js';
 import type { ModelMeta } from './modelMeta.js';
 import { predictProbs, type Batch } from './predict.js';
 
@@ -67,7 +68,7 @@ export class EvalAccumulator {
 }
 
 /** Evaluates a model on batches (normalised, no augmentation). */
-export async function evaluateBatches(model: Network, batches: AsyncIterable<Batch> | Iterable<Batch>, tta: 'none' | 'flip' = 'none'): Promise<EvalResult> {
+export async function evaluateBatches(model: Network | Predictor, batches: AsyncIterable<Batch> | Iterable<Batch>, tta: 'none' | 'flip' = 'none'): Promise<EvalResult> {
   const acc = new EvalAccumulator(model.config.classes);
   for await (const b of batches) acc.add(predictProbs(model, b, tta), b.labels);
   return acc.result();

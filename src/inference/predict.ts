@@ -2,6 +2,7 @@ import type { Shape } from '../backend/backend.js';
 import { noGrad, tidy } from '../core/engine.js';
 import { Tensor } from '../core/tensor.js';
 import type { Network } from '../models/network.js';
+import { isPredictor, type Predictor } from './predictor.js';
 
 /** One mini-batch: normalised images [n, C, H, W] and labels. */
 export interface Batch {
@@ -11,7 +12,8 @@ export interface Batch {
 }
 
 /** Logits for a batch in eval mode (running BN statistics, no dropout), as a host array [n, K]. */
-export function predictLogits(model: Network, x: Float32Array, shape: Shape): Float32Array {
+export function predictLogits(model: Network | Predictor, x: Float32Array, shape: Shape): Float32Array {
+  if (isPredictor(model)) return model.logits(x, shape);
   model.eval();
   return noGrad(() => tidy(() => model.forward(Tensor.fromArray(x, shape)).toArray()));
 }
@@ -40,7 +42,7 @@ export function flipHorizontal(x: Float32Array, [n, c, h, w]: Shape): Float32Arr
 }
 
 /** Class probabilities for a batch; with `tta: 'flip'` the mean of the image's and its mirror's. */
-export function predictProbs(model: Network, batch: Pick<Batch, 'x' | 'shape'>, tta: 'none' | 'flip' = 'none'): Float32Array {
+export function predictProbs(model: Network | Predictor, batch: Pick<Batch, 'x' | 'shape'>, tta: 'none' | 'flip' = 'none'): Float32Array {
   const n = batch.shape[0];
   const k = model.config.classes;
   const p = softmaxRows(predictLogits(model, batch.x, batch.shape), n, k);

@@ -101,6 +101,8 @@ function schema(): protobuf.Type {
 }
 
 const FLOAT = 1;
+/** TensorProto data types of the initializers we write. */
+export const ONNX_TYPE = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6 } as const;
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
 
 interface AttrJSON { name: string; type: number; f?: number; i?: number; s?: Uint8Array; ints?: number[]; floats?: number[] }
@@ -116,11 +118,12 @@ export function decodeOnnx(bytes: Uint8Array): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Graph building
 
-const ints = (name: string, v: number[]): AttrJSON => ({ name, type: ATTR.INTS, ints: v });
-const int = (name: string, v: number): AttrJSON => ({ name, type: ATTR.INT, i: v });
+export const ints = (name: string, v: number[]): AttrJSON => ({ name, type: ATTR.INTS, ints: v });
+export const int = (name: string, v: number): AttrJSON => ({ name, type: ATTR.INT, i: v });
 const float = (name: string, v: number): AttrJSON => ({ name, type: ATTR.FLOAT, f: v });
 
-class Graph {
+/** Nodes and initializers of one graph, with unique value names. */
+export class Graph {
   readonly nodes: NodeJSON[] = [];
   readonly inits: TensorJSON[] = [];
   private readonly names = new Set<string>();
@@ -139,6 +142,13 @@ class Graph {
     const dims = [...(shape ?? (t as Tensor).shape)];
     const n = this.unique(name);
     this.inits.push({ name: n, dims, data_type: FLOAT, raw_data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
+    return n;
+  }
+
+  /** An initializer of another element type (quantized weights, zero points, int32 biases). */
+  typed(name: string, data: Int8Array | Uint8Array | Int32Array | Float32Array, dims: readonly number[], type: number): string {
+    const n = this.unique(name);
+    this.inits.push({ name: n, dims: [...dims], data_type: type, raw_data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) });
     return n;
   }
 
@@ -292,12 +302,26 @@ function build(model: Network, o: OnnxExportOptions): { bytes: Uint8Array; nodes
   } finally {
     model.train(wasTraining);
   }
+  const classes = model.config.classes;
+  return encodeModel(g, out, { arch: model.config.arch, inChannels: model.config.inChannels, classes }, o);
+}
+
+/**
+ * The ModelProto of a built graph whose input is 'input' and whose last value is `out` (named
+ * 'logits' through an Identity).
+ */
+export function encodeModel(
+  g: Graph, out: string, m: { arch: string; inChannels: number; classes: number }, o: OnnxExportOptions,
+): { bytes: Uint8Array; nodes: number } {
+  const opset = o.opset ?? DEFAULT_OPSET;
+  const batch = o.batchSize ?? 1;
+  const model = { config: m };
+  const classes = m.classes;
   // Name the output 'logits' (Identity keeps the last node's own name).
   const logits = g.node('Identity', [out], 'logits');
   const bdim = o.dynamicBatch ? { dim_param: 'batch' } : { dim_value: batch };
   const s = o.inputSize;
   const vi = (name: string, dims: object[]): object => ({ name, type: { tensor_type: { elem_type: FLOAT, shape: { dim: dims } } } });
-  const classes = model.config.classes;
   const meta = Object.entries(o.metadata ?? {}).map(([key, value]) => ({ key, value }));
   const obj = {
     ir_version: irVersionFor(opset),
@@ -321,9 +345,22 @@ function build(model: Network, o: OnnxExportOptions): { bytes: Uint8Array; nodes
   return { bytes: t.encode(t.fromObject(obj)).finish(), nodes: g.nodes.length };
 }
 
+/** Checks the options every export shares (opset, input size, batch). */
+export function checkExportOptions(o: OnnxExportOptions): void {
+  const opset = o.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < 13 || opset > 21) throw new OnnxExportError(`onnx export: opset ${opset} not supported (expected 13..21)`);
+  if (!Number.isInteger(o.inputSize) || o.inputSize < 1) throw new OnnxExportError(`onnx export: input size ${o.inputSize}, expected a positive integer`);
+  const batch = o.batchSize ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new OnnxExportError(`onnx export: batch size ${batch}, expected a positive integer`);
+}
+
 /** Writes the ONNX model to `file` atomically. */
 export function exportOnnx(model: Network, file: string, o: OnnxExportOptions): { bytes: number; nodes: number } {
-  const { bytes, nodes } = build(model, o);
+  return writeOnnx(file, build(model, o));
+}
+
+/** Writes encoded ModelProto bytes to `file` atomically. */
+export function writeOnnx(file: string, { bytes, nodes }: { bytes: Uint8Array; nodes: number }): { bytes: number; nodes: number } {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     fs.writeFileSync(tmp, bytes);

@@ -13,7 +13,7 @@
  *   I64             -> Int32Array by default, every value range-checked (labels, indices and counters fit;
  *                      an out-of-range value is an error naming the tensor). `{ int64: 'bigint' }` gives a
  *                      lossless BigInt64Array instead.
- *   I32 -> Int32Array, U8 -> Uint8Array
+ *   I32 -> Int32Array, U8 -> Uint8Array, I8 -> Int8Array (quantized weights)
  *
  * Every error is a `SafetensorsError` whose one-line message starts with the file name and names the
  * tensor or field and what was expected. The readers never trust the header: sizes are validated
@@ -23,20 +23,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { decodeBF16, decodeF16, encodeHalf } from './half.js';
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8';
-export const SAFETENSORS_DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'U8'];
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8' | 'I8';
+export const SAFETENSORS_DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'U8', 'I8'];
 
 /** Every dtype name of the spec, so that a valid-but-unsupported one gets a precise message. */
 const SPEC_DTYPES = new Set([
   'BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64',
 ]);
 
-export const ITEM_SIZE: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1 };
+export const ITEM_SIZE: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1, I8: 1 };
 
 /** The spec's bound on the header size. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
 export interface TensorInfo {
   readonly dtype: SafetensorsDtype;
@@ -266,6 +266,7 @@ function decode(file: string, name: string, info: TensorInfo, bytes: Uint8Array,
     case 'F32': return new Float32Array(own());
     case 'I32': return new Int32Array(own());
     case 'U8': return aligned ? bytes : bytes.slice();
+    case 'I8': return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
     case 'F16': return decodeF16(bytes);
     case 'BF16': return decodeBF16(bytes);
     case 'F64': {
@@ -426,7 +427,7 @@ export interface TensorToWrite {
   readonly shape: readonly number[];
   /**
    * Stored dtype. Defaults: Float32Array -> F32 (or WriteOptions.floatDtype), Float64Array -> F64,
-   * Int32Array -> I32, BigInt64Array -> I64, Uint8Array -> U8. Float data may be stored as F32/F16/BF16/F64;
+   * Int32Array -> I32, BigInt64Array -> I64, Uint8Array -> U8, Int8Array -> I8. Float data may be stored as F32/F16/BF16/F64;
    * Int32Array data as I32 or I64.
    */
   readonly dtype?: SafetensorsDtype;
@@ -442,6 +443,7 @@ function defaultDtype(data: TensorData, opts: WriteOptions): SafetensorsDtype {
   if (data instanceof Float64Array) return 'F64';
   if (data instanceof Int32Array) return 'I32';
   if (data instanceof BigInt64Array) return 'I64';
+  if (data instanceof Int8Array) return 'I8';
   return 'U8';
 }
 
@@ -470,7 +472,8 @@ function plan(file: string, tensors: Map<string, TensorToWrite> | Record<string,
       ((d instanceof Float32Array || d instanceof Float64Array) && (dtype === 'F32' || dtype === 'F16' || dtype === 'BF16' || dtype === 'F64')) ||
       (d instanceof Int32Array && (dtype === 'I32' || dtype === 'I64')) ||
       (d instanceof BigInt64Array && dtype === 'I64') ||
-      (d instanceof Uint8Array && dtype === 'U8');
+      (d instanceof Uint8Array && dtype === 'U8') ||
+      (d instanceof Int8Array && dtype === 'I8');
     if (!ok) throw new SafetensorsError(`${where}: cannot store ${typeName(d)} data as ${dtype}`);
     out.push({ name, t, dtype, bytes: count * ITEM_SIZE[dtype] });
   }
@@ -488,7 +491,7 @@ function* tensorBytes(p: Planned): Generator<Uint8Array> {
   const direct =
     (p.dtype === 'F32' && d instanceof Float32Array) || (p.dtype === 'F64' && d instanceof Float64Array) ||
     (p.dtype === 'I32' && d instanceof Int32Array) || (p.dtype === 'I64' && d instanceof BigInt64Array) ||
-    (p.dtype === 'U8' && d instanceof Uint8Array);
+    (p.dtype === 'U8' && d instanceof Uint8Array) || (p.dtype === 'I8' && d instanceof Int8Array);
   if (direct) {
     yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     return;

@@ -41,6 +41,11 @@ export class PreActBlock extends Module {
       : null;
   }
 
+  /** The block's layers in order (for graph rewrites such as int8 quantization, which folds and fuses them). */
+  parts(): { bns: readonly BatchNorm2d[]; convs: readonly Conv2d[]; shortcut: Conv2d | null } {
+    return { bns: this.bns, convs: this.convs, shortcut: this.shortcut };
+  }
+
   forward(x: Tensor): Tensor {
     const o = this.bns[0].forward(x);
     const sc = this.shortcut ? this.shortcut.forward(o) : x;

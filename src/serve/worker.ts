@@ -12,6 +12,9 @@ import { buildOnnx } from '../io/onnx.js';
 import { loadModel } from '../inference/classifier.js';
 import { metaToStrings } from '../inference/modelMeta.js';
 import { predictLogits } from '../inference/predict.js';
+import { isPredictor } from '../inference/predictor.js';
+import { readInt8Weights } from '../quant/int8File.js';
+import { buildQdqOnnx } from '../quant/onnxQdq.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 
 const port = parentPort;
@@ -29,7 +32,11 @@ try {
   const t0 = performance.now();
   for (const n of sizes) predictLogits(clf.model, new Float32Array(n * per), [n, c, s, s]);
   const warmupMs = performance.now() - t0;
-  const onnx = buildOnnx(clf.model, { dynamicBatch: true, inputSize: s, metadata: metaToStrings(clf.meta) });
+  // int8 weights run in int8 here, and the page gets their QDQ graph.
+  const exportOpts = { dynamicBatch: true, inputSize: s, metadata: metaToStrings(clf.meta) };
+  const onnx = isPredictor(clf.model)
+    ? buildQdqOnnx(readInt8Weights(cfg.weights).weights, clf.meta, cfg.weights, exportOpts).bytes
+    : buildOnnx(clf.model, exportOpts);
   post({ type: 'ready', meta: clf.meta, backend: notice.replace(/^backend: /, ''), onnx, warmupMs }, [onnx.buffer as ArrayBuffer]);
 
   // The server ends this thread with terminate() once its batches are done; nothing outlives it.

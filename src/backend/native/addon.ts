@@ -48,6 +48,11 @@ export interface NativeAddon {
   linearBackward(dy: number, x: number, xs: readonly number[], w: number, ws: readonly number[], hasBias: boolean): [number, number, number];
   softmaxCrossEntropy(logits: number, shape: readonly number[], labels: Int32Array, smoothing: number): [number, number];
   sgdStep(p: number, g: number, buf: number, shape: readonly number[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, first: boolean): void;
+  // int8 inference (native/src/int8_net.cc; typed descriptions in ./int8.ts)
+  int8Info(): { isa: string; vnni: boolean };
+  int8NetCreate(d: object): number;
+  int8NetForward(h: number, x: Float32Array, shape: readonly number[]): Float32Array;
+  int8Conv2d(x: Uint8Array, shape: readonly number[], c: object): Float32Array;
 }
 
 /** oneDNN version, CPU ISA in use, OpenMP threads, and whether bf16 runs natively. */

@@ -5,6 +5,7 @@ import { DEFAULT_COMM_TIMEOUT_S, runDistributed } from '../distributed.js';
 import { defaultInputSize } from '../../models/registry.js';
 import { checkMemory } from '../checks.js';
 import { addFlags, ARCH, BENCH, COMPUTE, DISTRIBUTED, OUTPUT, readFlags, RECIPE, required, withDefault } from '../flags.js';
+import { UserError } from '../userError.js';
 
 const FLAGS = {
   arch: required(ARCH.arch),
@@ -13,7 +14,7 @@ const FLAGS = {
   steps: withDefault(BENCH.steps, 10),
   warmup: withDefault(BENCH.warmup, 2),
   backend: withDefault(COMPUTE.backend, 'auto'),
-  precision: withDefault(COMPUTE.precision, 'fp32'),
+  precision: withDefault(BENCH.precision, 'fp32'),
   bucketMb: DISTRIBUTED.bucketMb,
   ...OUTPUT,
 };
@@ -26,7 +27,10 @@ export function register(program: Command): void {
     await runDistributed(() => {
       const f = readFlags(FLAGS, c);
       const size = defaultInputSize(f.arch);
-      checkMemory({ arch: f.arch, mode: f.mode, batch: f.batch, inChannels: 3, size, classes: 10, precision: f.precision, flags: `--batch ${f.batch}` });
+      if (f.precision === 'int8' && f.mode !== 'infer') throw new UserError('--precision int8 goes with --mode infer (int8 is an inference path)');
+      if (f.precision === 'int8' && f.backend === 'js') throw new UserError('--precision int8 runs on the oneDNN (native) backend only, not --backend js');
+      // int8 holds the fp32 model while it quantizes it: the fp32 estimate bounds it.
+      checkMemory({ arch: f.arch, mode: f.mode, batch: f.batch, inChannels: 3, size, classes: 10, precision: f.precision === 'int8' ? 'fp32' : f.precision, flags: `--batch ${f.batch}` });
       return f;
     }, async ({ world, speaks }, f) => {
       const progress = speaks && !f.json && process.stderr.isTTY;

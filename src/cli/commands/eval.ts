@@ -30,6 +30,11 @@ export function register(program: Command): void {
         ...(f.valSize ? { valSize: f.valSize } : {}),
       });
       if (!f.json) console.error(notice);
+      const baseline = f.fp32 ? await evaluate(f.fp32, {
+        data: f.data ?? r.data, split: f.split, tta: f.tta, batch: f.batch, limit: f.limit,
+        ...(f.valSize ? { valSize: f.valSize } : {}),
+      }) : null;
+      const change = baseline ? { fp32_weights: f.fp32, fp32_accuracy: baseline.accuracy, accuracy_change_points: 100 * (r.accuracy - baseline.accuracy) } : {};
       const outDir = f.out ?? path.dirname(f.weights);
       const base = path.join(outDir, `confusion-${f.split}`);
       const labels = r.labels;
@@ -37,7 +42,7 @@ export function register(program: Command): void {
       const report = {
         weights: f.weights, arch: r.arch, data: r.data, split: f.split, tta: f.tta, images: r.images,
         accuracy: r.accuracy, loss: r.loss, per_class: Object.fromEntries(labels.map((l, i) => [l, r.perClass[i]])),
-        confusion: r.confusion, labels, plots,
+        confusion: r.confusion, labels, plots, ...change,
       };
       writeJsonAtomic(path.join(outDir, `eval-${f.split}.json`), report);
       if (f.json) {
@@ -45,6 +50,10 @@ export function register(program: Command): void {
         return;
       }
       console.log(`${r.arch} on ${r.data} ${f.split} (${r.images} images${f.tta === 'flip' ? ', flip TTA' : ''}): accuracy ${(100 * r.accuracy).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
+      if (baseline) {
+        const d = 100 * (r.accuracy - baseline.accuracy);
+        console.log(`fp32 weights ${f.fp32}: accuracy ${(100 * baseline.accuracy).toFixed(2)}%, loss ${baseline.loss.toFixed(4)}; change ${d >= 0 ? '+' : ''}${d.toFixed(2)} points`);
+      }
       console.log('');
       console.log(table(['class', 'accuracy'], labels.map((l, i) => [l, `${(100 * r.perClass[i]).toFixed(2)}%`]), [false, true]));
       console.log('');

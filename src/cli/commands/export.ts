@@ -13,6 +13,8 @@ import { writeTritonRepository } from '../../serve/triton.js';
 import { pageModel, writeWebSite } from '../../serve/webAssets.js';
 import { addFlags, EXPORT, MODEL_SHAPE, readFlags, required, withDefault, type Values } from '../flags.js';
 import { UserError } from '../userError.js';
+import { exportInt8 } from './exportInt8.js';
+import { isInt8File } from '../../quant/load.js';
 
 const FLAGS = {
   ...EXPORT,
@@ -61,6 +63,14 @@ export function register(program: Command): void {
       const targets = [f.onnx && '--onnx', f.web && '--web', f.triton && '--triton'].filter(Boolean);
       if (targets.length !== 1) throw new UserError(`export: expected exactly one of --onnx FILE, --web DIR, --triton DIR, got ${targets.length ? targets.join(' and ') : 'none'}`);
       const opset = f.opset;
+      const int8 = isInt8File(f.weights);
+      if (f.int8 && !int8) throw new UserError(`--int8: ${f.weights} holds fp32 weights; quantize them first (wrn quantize --weights ${f.weights} --calib DATA --out W-int8.safetensors)`);
+      if (int8 && !f.int8) throw new UserError(`${f.weights} holds int8 weights: add --int8 to export them as a QDQ ONNX model`);
+      if (int8) {
+        if (!f.onnx) throw new UserError('--int8 exports to --onnx FILE only (a QDQ model); --web and --triton take fp32 weights');
+        await exportInt8(f.weights, f.onnx, { opset, dynamicBatch: Boolean(f.dynamicBatch), batchSize: f.batchSize, verify: Boolean(f.verify) });
+        return;
+      }
       // Export only reads the weights: the reference backend is enough (and always available).
       setBackend(new JsBackend());
       const { tensors, meta: fileMeta } = await readAnyWeights(f.weights);
