@@ -21,7 +21,13 @@ import { BIN, CIFAR10, FASHION, predict, serve, writeTinyModel, type PredictRow,
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-const SCREENSHOT = path.resolve(process.cwd(), 'docs/serve/page.png');
+/**
+ * Where the page's screenshot goes: a temporary file by default, so a test run never rewrites a tracked
+ * file; `WRN_SCREENSHOT=docs/serve/page.png npm test` refreshes the README's picture.
+ */
+const SCREENSHOT = process.env.WRN_SCREENSHOT
+  ? path.resolve(process.cwd(), process.env.WRN_SCREENSHOT)
+  : path.join(os.tmpdir(), `wrn-page-${process.pid}.png`);
 const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHROMIUM} (scripts/setup.sh installs it with apt)`;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'wrn-browser-'));
