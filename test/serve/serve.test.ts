@@ -19,7 +19,7 @@ const present = existsSync(WEIGHTS);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'wrn-serve-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const SLOW = path.join(tmp, 'slow.safetensors');
-const SLOW_ROW = 3 * 16 * 16;
+const SLOW_ROW = 3 * 32 * 32;
 
 interface Tensor { name: string; datatype: string; shape: number[]; data: (number | string)[] }
 
@@ -59,10 +59,11 @@ describe('wrn serve', { skip: present ? false : `fixtures not found in ${FIX}` }
 
   before(async () => {
     io = readSafetensors(path.join(FIX, 'wrn-10-2.io.safetensors')).tensors as unknown as Map<string, { shape: number[]; data: ArrayLike<number> }>;
-    // main: the default backend, generous queue. slow: a WRN-10-1 on 16x16 inputs on the TypeScript
-    // backend (forward passes of a few hundred ms at batch 8), a queue of 8 and a 1 MB body cap, for
+    // main: the default backend, generous queue. slow: a WRN-10-1 on 32x32 inputs on the TypeScript
+    // backend (forward passes of a few hundred ms at batch 8 even on a quiet machine: 16x16 finished
+    // before the queue had filled), a queue of 8 and a 1 MB body cap, for
     // overload, health during a forward pass and SIGTERM.
-    writeTinyModel(SLOW, { channels: 3, size: 16, labels: CIFAR10, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], seed: 3 });
+    writeTinyModel(SLOW, { channels: 3, size: 32, labels: CIFAR10, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], seed: 3 });
     [main, slow] = await Promise.all([
       serve(['--weights', WEIGHTS, '--name', 'fixture', '--max-batch', '8', '--batch-window-ms', '10']),
       serve(['--weights', SLOW, '--name', 'slow', '--backend', 'js', '--max-batch', '8', '--max-queue', '8', '--max-body-mb', '1', '--batch-window-ms', '0']),
@@ -207,7 +208,7 @@ describe('wrn serve', { skip: present ? false : `fixtures not found in ${FIX}` }
     assert.match(String(bigFile.body.error), /request body larger than the 1048576 bytes accepted/);
 
     const u = `${slow.url}/v2/models/slow/infer`;
-    const eight = inferBody(new Float32Array(8 * SLOW_ROW), [8, 3, 16, 16]);
+    const eight = inferBody(new Float32Array(8 * SLOW_ROW), [8, 3, 32, 32]);
     const t0 = performance.now();
     const running = post(u, eight);
     let done = false;
@@ -216,7 +217,7 @@ describe('wrn serve', { skip: present ? false : `fixtures not found in ${FIX}` }
     // While that batch runs, the next 8 rows fill the queue and a 9th is refused.
     const queued = post(u, eight);
     await new Promise((r) => setTimeout(r, 30));
-    const refused = await post(u, inferBody(new Float32Array(SLOW_ROW), [1, 3, 16, 16]));
+    const refused = await post(u, inferBody(new Float32Array(SLOW_ROW), [1, 3, 32, 32]));
     // Health three times while the batch runs. Were the forward pass on the event loop, every one
     // would wait for it; the best of three keeps the measurement about that, not about how busy this
     // shared machine's scheduler is.
@@ -239,7 +240,7 @@ describe('wrn serve', { skip: present ? false : `fixtures not found in ${FIX}` }
 
   test('SIGTERM while requests are queued and running: none is lost, exit code 0', async () => {
     const x = new Float32Array(SLOW_ROW);
-    const inflight = Array.from({ length: 6 }, () => post(`${slow.url}/v2/models/slow/infer`, inferBody(x, [1, 3, 16, 16])));
+    const inflight = Array.from({ length: 6 }, () => post(`${slow.url}/v2/models/slow/infer`, inferBody(x, [1, 3, 32, 32])));
     await new Promise((r) => setTimeout(r, 100));
     const code = slow.stop();
     const rs = await Promise.all(inflight);
