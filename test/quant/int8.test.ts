@@ -15,6 +15,7 @@ import { int8Addon, type QConvDesc } from '../../src/backend/native/int8.js';
 import { loadNativeBackend } from '../../src/backend/native/index.js';
 import { setBackend } from '../../src/core/engine.js';
 import { Rng } from '../../src/core/random.js';
+import { randnF32 as randn } from '../helpers/index.js';
 import { createModel } from '../../src/models/registry.js';
 import type { Network } from '../../src/models/network.js';
 import { ActivationStats, threshold } from '../../src/quant/calibration.js';
@@ -35,9 +36,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wrn-int8-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 const CLI = path.resolve('bin/wrn.js');
 
-function randn(r: Rng, n: number, scale = 1, offset = 0): Float32Array {
-  return Float32Array.from({ length: n }, () => offset + scale * r.normal());
-}
 
 /** Direct fp32 convolution, NCHW / OIHW, for the reference. */
 function conv(x: Float32Array, [n, c, h, w]: number[], wt: Float32Array, [o, , kh, kw]: number[], stride: number, pad: number, bias: Float32Array): { y: Float32Array; absIn: Float32Array; shape: number[] } {

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { loadNativeBackend } from '../../src/backend/native/index.js';
 import { setBackend } from '../../src/core/engine.js';
 import { Rng } from '../../src/core/random.js';
+import { randnF32 as randn } from '../helpers/index.js';
 import { writeOnnx } from '../../src/io/onnx.js';
 import { createModel } from '../../src/models/registry.js';
 import { buildInt8Model, quantizeNetwork } from '../../src/quant/index.js';
@@ -35,9 +36,6 @@ const skip = !native ? `native backend unavailable: ${reason}` : !ort ? 'onnxrun
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wrn-qdq-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function randn(r: Rng, n: number, scale = 1): Float32Array {
-  return Float32Array.from({ length: n }, () => scale * r.normal());
-}
 
 test('QDQ ONNX through onnxruntime-node matches our int8 logits (wrn-16-1, 128 images)', { skip }, async () => {
   setBackend(native!);
