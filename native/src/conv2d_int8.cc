@@ -3,6 +3,8 @@
 // Primitives and reordered weights are cached per input shape.
 #include <omp.h>
 
+#include <cstring>
+
 #include "int8.h"
 
 namespace wrn {
@@ -34,6 +36,25 @@ void execute(const primitive& p, const memory::desc& scratch, std::unordered_map
   p.execute(strm(), args);
 }
 
+// A strided 1x1 convolution reads every stride-th pixel. oneDNN 2.6's AVX2 u8s8 1x1 kernel gathers
+// those pixels itself ("rtus") into a per-thread buffer, and with NHWC sources whose channel count is not
+// a multiple of its block and more than one thread it returns wrong outputs at random (a 24->48
+// stride-2 shortcut went wrong in about one run in three). Gathering them here and running the
+// convolution at stride 1 sidesteps that path; the gather is one memcpy per output pixel.
+bool gathersItself(const dims& w, int stride, int pad) { return w[2] == 1 && w[3] == 1 && pad == 0 && stride > 1; }
+
+void subsample(const dims& src, const uint8_t* x, int stride, const dims& sub, uint8_t* y) {
+  const int64_t n = src[0], c = src[1], h = src[2], w = src[3], oh = sub[2], ow = sub[3];
+#pragma omp parallel for collapse(2)
+  for (int64_t i = 0; i < n; i++) {
+    for (int64_t oy = 0; oy < oh; oy++) {
+      const uint8_t* row = x + ((i * h + oy * stride) * w) * c;
+      uint8_t* out = y + ((i * oh + oy) * ow) * c;
+      for (int64_t ox = 0; ox < ow; ox++) std::memcpy(out + ox * c, row + ox * stride * c, size_t(c));
+    }
+  }
+}
+
 }  // namespace
 
 bool cpuHasVnni() {
@@ -54,12 +75,15 @@ QConv::Plan& QConv::plan(const dims& src) {
   if (it != plans_.end()) return *it->second;
   const dims dst = outDims(src);
   const int64_t o = s_.wshape[0];
-  memory::desc smd(src, dt::u8, tag::nhwc);
+  const bool gather = gathersItself(s_.wshape, s_.stride, s_.pad);
+  const dims convSrc = gather ? dims{src[0], src[1], dst[2], dst[3]} : src;
+  const int stride = gather ? 1 : s_.stride;
+  memory::desc smd(convSrc, dt::u8, tag::nhwc);
   memory::desc wmd(s_.wshape, dt::s8, tag::any);
   memory::desc bmd({o}, dt::f32, tag::x);
   memory::desc dmd(dst, s_.u8Out ? dt::u8 : dt::f32, tag::nhwc);
   convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, smd, wmd, bmd, dmd,
-                              {s_.stride, s_.stride}, {s_.pad, s_.pad}, {s_.pad, s_.pad});
+                              {stride, stride}, {s_.pad, s_.pad}, {s_.pad, s_.pad});
   primitive_attr attr = defaultAttr();
   attr.set_output_scales(1 << 1, s_.outputScales);  // mask bit 1: one scale per output channel
   post_ops po;
@@ -74,12 +98,20 @@ QConv::Plan& QConv::plan(const dims& src) {
   memory plainW(memory::desc(s_.wshape, dt::s8, tag::oihw), eng(), s_.weights.data());
   reorder(plainW, p->weights).execute(strm(), plainW, p->weights);
   p->bias = memory(bmd, eng(), s_.bias.data());
+  if (gather) {
+    p->sub = convSrc;
+    p->subBuf.resize(size_t(convSrc[0] * convSrc[1] * convSrc[2] * convSrc[3]));
+  }
   strm().wait();
   return *plans_.emplace(key, std::move(p)).first->second;
 }
 
 void QConv::run(const dims& src, const void* x, void* y) {
   Plan& p = plan(src);
+  if (!p.sub.empty()) {
+    subsample(src, static_cast<const uint8_t*>(x), s_.stride, p.sub, p.subBuf.data());
+    x = p.subBuf.data();
+  }
   memory sm(p.pd.src_desc(), eng(), const_cast<void*>(x));
   memory dm(p.pd.dst_desc(), eng(), y);
   execute(p.prim, p.pd.scratchpad_desc(),

@@ -47,6 +47,8 @@ class QConv {
     dnnl::convolution_forward::primitive_desc pd;
     memory weights;  // reordered into pd's layout
     memory bias;
+    dims sub;                     // strided 1x1: the subsampled source it runs on at stride 1, else empty
+    std::vector<uint8_t> subBuf;  // that source
   };
   Plan& plan(const dims& src);
   QConvSpec s_;
