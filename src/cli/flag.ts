@@ -91,7 +91,9 @@ export const amount = (spec: string, help: string) =>
 /** Declares FLAGS on a commander command (checking that commander's key for each is the record's key). */
 export function addFlags(cmd: Command, flags: Flags): Command {
   for (const [key, f] of Object.entries(flags)) {
-    const shown = f.default !== undefined && typeof f.default !== 'boolean' ? ` (default ${String(f.default)})` : '';
+    // A help text that already states its default (in words of its own) is not given a second one.
+    const states = /\(default /.test(f.help);
+    const shown = f.default !== undefined && typeof f.default !== 'boolean' && !states ? ` (default ${String(f.default)})` : '';
     cmd.option(f.spec, f.help + shown);
     const name = cmd.options.at(-1)!.attributeName();
     if (name !== key) throw new Error(`flags: ${f.spec} is stored by commander as '${name}', declared as '${key}'`);
