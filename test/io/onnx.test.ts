@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { pythonHas, skipWithout } from '../shared/reference.js';
-import { createRequire } from 'node:module';
+import { ort, type Ort, type OrtTensor } from '../helpers/ort.js';
 import { JsBackend } from '../../src/backend/js/index.js';
 import { noGrad, setBackend, tidy } from '../../src/core/engine.js';
 import { Tensor } from '../../src/core/tensor.js';
@@ -19,18 +19,6 @@ const SHARED = path.resolve(process.cwd(), '../shared/fixtures');
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrn-onnx-'));
 process.on('exit', () => fs.rmSync(tmpDir, { recursive: true, force: true }));
 
-interface OrtTensor { data: Float32Array; dims: readonly number[] }
-interface Ort {
-  InferenceSession: { create(p: string): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>>; inputNames: string[]; outputNames: string[] }> };
-  Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
-}
-const ort = ((): Ort | null => {
-  try {
-    return createRequire(import.meta.url)('onnxruntime-node') as Ort;
-  } catch {
-    return null;
-  }
-})();
 const havePyOnnx = pythonHas('onnx');
 
 function forward(model: Network, x: Float32Array, shape: number[]): Float32Array {

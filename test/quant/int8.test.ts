@@ -16,6 +16,7 @@ import { loadNativeBackend } from '../../src/backend/native/index.js';
 import { setBackend } from '../../src/core/engine.js';
 import { Rng } from '../../src/core/random.js';
 import { randnF32 as randn } from '../helpers/index.js';
+import { randomizeStatistics } from './randomNet.js';
 import { createModel } from '../../src/models/registry.js';
 import type { Network } from '../../src/models/network.js';
 import { ActivationStats, threshold } from '../../src/quant/calibration.js';
@@ -131,14 +132,7 @@ describe('int8 convolution (oneDNN u8s8)', { skip }, () => {
 /** A random WRN with non-trivial BN statistics and head, so that int8 errors would show. */
 function randomNet(arch: string, seed: number): Network {
   const net = createModel(arch, { classes: 10, inChannels: 3, seed });
-  const r = new Rng(seed + 100);
-  const sd = net.stateDictArrays();
-  for (const [k, t] of sd) {
-    if (k.endsWith('running_var')) t.data.set(Float32Array.from(t.data, () => 0.5 + r.next()));
-    else if (k.endsWith('running_mean') || k.endsWith('.bias')) t.data.set(randn(r, t.data.length, 0.1));
-    else if (/bn\d?\.weight$/.test(k)) t.data.set(Float32Array.from(t.data, () => 0.5 + r.next()));
-  }
-  net.loadStateDict(sd, 'random');
+  randomizeStatistics(net, new Rng(seed + 100));
   net.eval();
   return net;
 }

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +12,8 @@ import { loadNativeBackend } from '../../src/backend/native/index.js';
 import { setBackend } from '../../src/core/engine.js';
 import { Rng } from '../../src/core/random.js';
 import { randnF32 as randn } from '../helpers/index.js';
+import { ort } from '../helpers/ort.js';
+import { randomizeStatistics } from './randomNet.js';
 import { writeOnnx } from '../../src/io/onnx.js';
 import { createModel } from '../../src/models/registry.js';
 import { buildInt8Model, quantizeNetwork } from '../../src/quant/index.js';
@@ -20,17 +21,6 @@ import { buildQdqOnnx } from '../../src/quant/onnxQdq.js';
 import { defaultWeightBits } from '../../src/quant/index.js';
 import { argmaxRows } from '../../src/train/step.js';
 
-interface Ort {
-  InferenceSession: { create(p: string): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>> }> };
-  Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
-}
-const ort = ((): Ort | null => {
-  try {
-    return createRequire(import.meta.url)('onnxruntime-node') as Ort;
-  } catch {
-    return null;
-  }
-})();
 const { backend: native, reason } = loadNativeBackend();
 const skip = !native ? `native backend unavailable: ${reason}` : !ort ? 'onnxruntime-node is not installed' : false;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wrn-qdq-'));
@@ -41,13 +31,7 @@ test('QDQ ONNX through onnxruntime-node matches our int8 logits (wrn-16-1, 128 i
   setBackend(native!);
   const net = createModel('wrn-16-1', { classes: 10, inChannels: 3, seed: 4 });
   const r = new Rng(11);
-  const sd = net.stateDictArrays();
-  for (const [k, t] of sd) {
-    if (k.endsWith('running_var')) t.data.set(Float32Array.from(t.data, () => 0.5 + r.next()));
-    else if (k.endsWith('running_mean') || k.endsWith('.bias')) t.data.set(randn(r, t.data.length, 0.1));
-    else if (/bn\d?\.weight$/.test(k)) t.data.set(Float32Array.from(t.data, () => 0.5 + r.next()));
-  }
-  net.loadStateDict(sd, 'random');
+  randomizeStatistics(net, r);
   const calib = Array.from({ length: 4 }, () => ({ x: randn(r, 16 * 3 * 32 * 32), labels: new Int32Array(16), shape: [16, 3, 32, 32] }));
   const w = await quantizeNetwork(net, 'test', () => calib, { method: 'percentile', weightBits: defaultWeightBits(), calibration: { data: 'random', split: 'train', seed: 0 } });
   const cfg = { arch: 'wrn-16-1', classes: 10, inChannels: 3, activation: 'relu' as const };
